@@ -1,0 +1,459 @@
+import Foundation
+
+/// The whole configuration of a mesh: what `modelmesh.yaml` describes, typed.
+///
+/// Build it in code, or load it with ``ConfigurationLoader``. Collections keep the order
+/// of the file: pool order decides which pool serves a capability, model order is the
+/// default priority inside a pool.
+public struct MeshConfiguration: Sendable {
+    public var providers: [ProviderConfiguration]
+    public var models: [ModelConfiguration]
+    public var pools: [PoolConfiguration]
+    public var secrets: SecretsConfiguration
+    public var storage: StorageConfiguration
+    public var observability: ObservabilityConfiguration
+    public var discovery: DiscoveryConfiguration
+    public var proxy: ProxyConfiguration
+    /// Global spend limits.
+    public var budget: BudgetLimits?
+
+    public init(
+        providers: [ProviderConfiguration] = [], models: [ModelConfiguration] = [],
+        pools: [PoolConfiguration] = [], secrets: SecretsConfiguration = .init(),
+        storage: StorageConfiguration = .init(), observability: ObservabilityConfiguration = .init(),
+        discovery: DiscoveryConfiguration = .init(), proxy: ProxyConfiguration = .init(),
+        budget: BudgetLimits? = nil
+    ) {
+        self.providers = providers
+        self.models = models
+        self.pools = pools
+        self.secrets = secrets
+        self.storage = storage
+        self.observability = observability
+        self.discovery = discovery
+        self.proxy = proxy
+        self.budget = budget
+    }
+}
+
+/// A secret value (API key, token). Its description never shows the value.
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// The secret itself. Read it only where it is sent to its destination.
+    public let value: String
+
+    public init(_ value: String) { self.value = value }
+
+    public var isEmpty: Bool { value.isEmpty }
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+}
+
+/// One provider: a connector type plus its endpoint and credentials.
+///
+/// Two providers with the same connector are two providers (two keys, two endpoints).
+public struct ProviderConfiguration: Sendable {
+    /// The provider id, as models reference it.
+    public var id: String
+    /// The connector ID, normalized (e.g. `openai.llm.v1`).
+    public var connector: String
+    public var baseURL: String?
+    public var apiKey: Secret?
+    /// Bounds one attempt, connect to last byte.
+    public var timeout: Duration?
+    /// Extra headers sent with every request (values may hold resolved secrets).
+    public var headers: [String: Secret]
+    public var budget: BudgetLimits?
+    public var enabled: Bool
+    /// Connector-specific settings (`organization`, `anthropic_version`, `http_referer`, ...).
+    public var settings: [String: JSONValue]
+
+    public init(
+        id: String, connector: String? = nil, baseURL: String? = nil, apiKey: Secret? = nil,
+        timeout: Duration? = nil, headers: [String: Secret] = [:], budget: BudgetLimits? = nil, enabled: Bool = true,
+        settings: [String: JSONValue] = [:]
+    ) {
+        self.id = id
+        self.connector = connector ?? id
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.timeout = timeout
+        self.headers = headers
+        self.budget = budget
+        self.enabled = enabled
+        self.settings = settings
+    }
+}
+
+/// Optional model abilities that requests may need.
+public struct ModelFeatures: Sendable, Hashable, OptionSet {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let toolCalling = ModelFeatures(rawValue: 1 << 0)
+    public static let vision = ModelFeatures(rawValue: 1 << 1)
+    public static let structuredOutput = ModelFeatures(rawValue: 1 << 2)
+    public static let jsonMode = ModelFeatures(rawValue: 1 << 3)
+    /// The model can continue a partial assistant message (used for mid-stream resume).
+    public static let prefill = ModelFeatures(rawValue: 1 << 4)
+    public static let systemPrompt = ModelFeatures(rawValue: 1 << 5)
+    public static let logprobs = ModelFeatures(rawValue: 1 << 6)
+
+    /// YAML names of the features.
+    public static let names: [String: ModelFeatures] = [
+        "tool_calling": .toolCalling, "vision": .vision, "structured_output": .structuredOutput,
+        "json_mode": .jsonMode, "prefill": .prefill, "system_prompt": .systemPrompt, "logprobs": .logprobs,
+    ]
+
+    /// The YAML names of the features in this set, sorted.
+    public var featureNames: [String] {
+        Self.names.filter { contains($0.value) }.map(\.key).sorted()
+    }
+}
+
+/// Delivery modes a model supports.
+public struct DeliveryModes: Sendable, Hashable {
+    public var synchronous: Bool
+    public var streaming: Bool
+    public var batch: Bool
+
+    public init(synchronous: Bool = true, streaming: Bool = true, batch: Bool = false) {
+        self.synchronous = synchronous
+        self.streaming = streaming
+        self.batch = batch
+    }
+}
+
+/// Price of a model in USD per one million tokens.
+public struct ModelPricing: Sendable, Hashable {
+    public var inputPerMillion: Double
+    public var outputPerMillion: Double
+    /// Price of prompt tokens read from the provider's cache (defaults to the input price).
+    public var cachedInputPerMillion: Double?
+    /// Price of prompt tokens written to the provider's cache (defaults to the input price).
+    public var cacheWritePerMillion: Double?
+    /// A flat price per request.
+    public var perRequest: Double
+
+    public init(
+        inputPerMillion: Double, outputPerMillion: Double, cachedInputPerMillion: Double? = nil,
+        cacheWritePerMillion: Double? = nil, perRequest: Double = 0
+    ) {
+        self.inputPerMillion = inputPerMillion
+        self.outputPerMillion = outputPerMillion
+        self.cachedInputPerMillion = cachedInputPerMillion
+        self.cacheWritePerMillion = cacheWritePerMillion
+        self.perRequest = perRequest
+    }
+
+    /// The cost of `usage` at this price. Cached prompt tokens are priced as cached.
+    public func cost(of usage: Usage) -> Double {
+        let cached = min(usage.cachedTokens ?? 0, usage.promptTokens)
+        let written = usage.cacheWriteTokens ?? 0
+        let plainInput = usage.promptTokens - cached
+        let input = Double(plainInput) * inputPerMillion + Double(cached) * (cachedInputPerMillion ?? inputPerMillion)
+            + Double(written) * (cacheWritePerMillion ?? inputPerMillion)
+        return (input + Double(usage.completionTokens) * outputPerMillion) / 1_000_000 + perRequest
+    }
+
+    /// The cost of a request of `inputTokens` in and at most `outputTokens` out.
+    public func cost(inputTokens: Int, outputTokens: Int) -> Double {
+        (Double(inputTokens) * inputPerMillion + Double(outputTokens) * outputPerMillion) / 1_000_000 + perRequest
+    }
+}
+
+/// One model: what it is called, who serves it, what it can do, what it costs.
+public struct ModelConfiguration: Sendable {
+    /// The model id, conventionally `vendor.name`.
+    public var id: String
+    /// The name sent on the wire (default: the text after the first dot of the id).
+    public var name: String
+    public var provider: String
+    /// Full dotted capability paths.
+    public var capabilities: [String]
+    public var delivery: DeliveryModes
+    public var features: ModelFeatures
+    public var contextWindow: Int?
+    public var maxOutputTokens: Int?
+    public var pricing: ModelPricing?
+    public var budget: BudgetLimits?
+
+    public init(
+        id: String, name: String? = nil, provider: String, capabilities: [String] = [],
+        delivery: DeliveryModes = .init(), features: ModelFeatures = [], contextWindow: Int? = nil,
+        maxOutputTokens: Int? = nil, pricing: ModelPricing? = nil, budget: BudgetLimits? = nil
+    ) {
+        self.id = id
+        self.name = name ?? ModelConfiguration.wireName(forID: id)
+        self.provider = provider
+        self.capabilities = capabilities
+        self.delivery = delivery
+        self.features = features
+        self.contextWindow = contextWindow
+        self.maxOutputTokens = maxOutputTokens
+        self.pricing = pricing
+        self.budget = budget
+    }
+
+    /// The wire name for a model id: everything after the first dot, or the id itself.
+    public static func wireName(forID id: String) -> String {
+        guard let dot = id.firstIndex(of: "."), dot != id.index(before: id.endIndex) else { return id }
+        return String(id[id.index(after: dot)...])
+    }
+
+    /// `owned_by` for model listings: the text before the first dot, or `unknown`.
+    public var ownedBy: String {
+        guard let dot = id.firstIndex(of: ".") else { return "unknown" }
+        return String(id[..<dot])
+    }
+}
+
+/// How a pool waits between attempts on one model.
+public enum BackoffKind: String, Sendable, Codable, CaseIterable {
+    case fixed
+    case exponentialJitter = "exponential_jitter"
+    /// Wait exactly what `Retry-After` says (falls back to exponential without it).
+    case retryAfter = "retry_after"
+}
+
+/// Retries on one model and the overall request deadline.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Attempts on one model, the first included.
+    public var maxAttempts: Int = 3
+    public var backoff: BackoffKind = .exponentialJitter
+    public var initialDelay: Duration = .milliseconds(500)
+    public var maxDelay: Duration = .seconds(10)
+    /// Bounds the whole request across all models.
+    public var timeout: Duration = .seconds(120)
+    /// Whether `Retry-After` sets the wait (when it exceeds ``maxDelay`` the request rotates).
+    public var honorRetryAfter: Bool = true
+
+    public init() {}
+}
+
+/// When a model leaves ACTIVE.
+public struct DeactivationPolicy: Sendable, Hashable {
+    /// Consecutive failures that deactivate a model.
+    public var retryLimit: Int = 3
+    /// Error rate over the last ``errorRateWindow`` requests that deactivates a model.
+    public var errorRateThreshold: Double = 0.5
+    /// Requests in the error-rate window (the rate is judged only once the window is full).
+    public var errorRateWindow: Int = 20
+    /// HTTP statuses that count as model failures (timeouts and connection errors always count).
+    public var errorCodes: Set<Int> = [429, 500, 502, 503, 504, 529]
+    public var requestLimit: Int?
+    public var tokenLimit: Int?
+    /// USD spent through this pool on the model.
+    public var budgetLimit: Double?
+
+    public init() {}
+}
+
+/// How a deactivated model comes back.
+public struct RecoveryPolicy: Sendable, Hashable {
+    /// Wait after the first deactivation before a half-open probe.
+    public var cooldown: Duration = .seconds(60)
+    /// Each failed probe multiplies the cooldown by this.
+    public var backoffMultiplier: Double = 2
+    /// The cooldown never grows past this.
+    public var maxCooldown: Duration = .seconds(900)
+    /// Probe deactivated models in the background at this interval (nil: probe with traffic only).
+    public var probeInterval: Duration?
+    /// Emit `model_activated` for each initial member at start-up.
+    public var announceOnStart: Bool = false
+
+    public init() {}
+}
+
+/// What happens when a stream breaks after output reached the caller.
+public enum MidStreamPolicy: String, Sendable, Codable, CaseIterable {
+    /// Resume on the next model (assistant prefill where the model supports it, else fail).
+    case `continue`
+    /// End the stream with an in-band error event.
+    case fail
+}
+
+/// Deadlines of streamed requests.
+public struct StreamPolicy: Sendable, Hashable {
+    public var firstTokenTimeout: Duration = .seconds(60)
+    public var idleTimeout: Duration = .seconds(30)
+    public var midStream: MidStreamPolicy = .continue
+
+    public init() {}
+}
+
+/// Rate-limit-aware selection settings.
+public struct RateLimitPolicy: Sendable, Hashable {
+    /// Move away from a model once this fraction of its limit is used.
+    public var threshold: Double = 0.8
+    /// A local cap on requests per minute per model (0: none).
+    public var maxRequestsPerMinute: Int = 0
+
+    public init() {}
+}
+
+/// A capability pool: the models that can serve a capability and how to choose among them.
+public struct PoolConfiguration: Sendable {
+    /// The pool id: the virtual model name clients send.
+    public var id: String
+    /// A capability alias or dotted path; members are the models covering it.
+    public var capability: String?
+    /// Explicit members; their order is the priority order.
+    public var models: [String]?
+    /// Only models of these providers join through ``capability``.
+    public var providers: [String]?
+    /// A rotation strategy ID (`modelmesh.round-robin.v1`) or short name (`round-robin`).
+    public var strategy: String
+    public var retry: RetryPolicy
+    public var deactivation: DeactivationPolicy
+    public var recovery: RecoveryPolicy
+    public var stream: StreamPolicy
+    public var rateLimit: RateLimitPolicy
+    public var budget: BudgetLimits?
+    /// Weights for load-balanced selection (default 1 each).
+    public var modelWeights: [String: Double]
+    public var modelPriority: [String]
+    public var providerPriority: [String]
+    /// Session affinity lifetime for session-stickiness.
+    public var sessionTimeout: Duration
+    /// Rotate on a content-policy refusal instead of returning it.
+    public var rotateOnContentPolicy: Bool
+
+    public init(
+        id: String, capability: String? = nil, models: [String]? = nil, providers: [String]? = nil,
+        strategy: String = "modelmesh.stick-until-failure.v1", retry: RetryPolicy = .init(),
+        deactivation: DeactivationPolicy = .init(), recovery: RecoveryPolicy = .init(), stream: StreamPolicy = .init(),
+        rateLimit: RateLimitPolicy = .init(), budget: BudgetLimits? = nil, modelWeights: [String: Double] = [:],
+        modelPriority: [String] = [], providerPriority: [String] = [], sessionTimeout: Duration = .seconds(1800),
+        rotateOnContentPolicy: Bool = false
+    ) {
+        self.id = id
+        self.capability = capability
+        self.models = models
+        self.providers = providers
+        self.strategy = strategy
+        self.retry = retry
+        self.deactivation = deactivation
+        self.recovery = recovery
+        self.stream = stream
+        self.rateLimit = rateLimit
+        self.budget = budget
+        self.modelWeights = modelWeights
+        self.modelPriority = modelPriority
+        self.providerPriority = providerPriority
+        self.sessionTimeout = sessionTimeout
+        self.rotateOnContentPolicy = rotateOnContentPolicy
+    }
+}
+
+/// Spend limits in USD. Days and months are UTC calendar periods.
+public struct BudgetLimits: Sendable, Hashable {
+    public var daily: Double?
+    public var monthly: Double?
+    public var perRequest: Double?
+    /// Fraction of a limit at which an alert trace is written.
+    public var alertThreshold: Double = 0.8
+    /// When false, limits are reported but never refuse a request.
+    public var enforce: Bool = true
+
+    public init(daily: Double? = nil, monthly: Double? = nil, perRequest: Double? = nil) {
+        self.daily = daily
+        self.monthly = monthly
+        self.perRequest = perRequest
+    }
+
+    public var isEmpty: Bool { daily == nil && monthly == nil && perRequest == nil }
+}
+
+/// Where secrets come from.
+public struct SecretsConfiguration: Sendable {
+    /// `modelmesh.env.v1`, `modelmesh.dotenv.v1`, `modelmesh.json-secrets.v1`, `modelmesh.memory.v1`.
+    public var store: String = "modelmesh.env.v1"
+    /// File of the dotenv and JSON stores.
+    public var path: String?
+    /// Values of the in-memory store.
+    public var values: [String: String] = [:]
+    /// A missing secret is an error (otherwise it resolves to an empty string).
+    public var failOnMissing: Bool = true
+
+    public init() {}
+}
+
+/// When state is written to storage.
+public enum SyncPolicy: String, Sendable, Codable, CaseIterable {
+    case inMemory = "in-memory"
+    case syncOnBoundary = "sync-on-boundary"
+    case periodic
+    case immediate
+}
+
+/// Where model state, cooldowns and budget spend persist.
+public struct StorageConfiguration: Sendable {
+    /// `modelmesh.memory.v1` or `modelmesh.local-file.v1`.
+    public var connector: String = "modelmesh.memory.v1"
+    public var path: String?
+    public var syncPolicy: SyncPolicy = .inMemory
+    public var syncInterval: Duration = .seconds(300)
+
+    public init() {}
+}
+
+/// One observability connector and the events it receives.
+public struct ObservabilityConnectorConfiguration: Sendable {
+    /// The connector ID, e.g. `modelmesh.local-file.v1`.
+    public var connector: String
+    /// Event types delivered to it (`nil`: all).
+    public var events: Set<EventType>?
+    /// Its own settings (`path`, `max_size`, `url`, `headers`, ...).
+    public var settings: [String: JSONValue]
+
+    public init(connector: String, events: Set<EventType>? = nil, settings: [String: JSONValue] = [:]) {
+        self.connector = connector
+        self.events = events
+        self.settings = settings
+    }
+}
+
+/// The four observability channels.
+public struct ObservabilityConfiguration: Sendable {
+    /// Connectors receiving routing events (default: the console).
+    public var connectors: [ObservabilityConnectorConfiguration] = [.init(connector: "modelmesh.console.v1")]
+    public var logLevel: RequestLogLevel = .metadata
+    public var redactSecrets: Bool = true
+    public var statisticsFlushInterval: Duration = .seconds(60)
+    public var traceMinSeverity: TraceSeverity = .info
+
+    public init() {}
+}
+
+/// Background discovery and provider health probing.
+public struct DiscoveryConfiguration: Sendable {
+    public var syncEnabled: Bool = false
+    public var syncInterval: Duration = .seconds(3600)
+    public var healthEnabled: Bool = false
+    public var healthInterval: Duration = .seconds(60)
+    public var healthTimeout: Duration = .seconds(10)
+    /// Consecutive failed probes that deactivate a provider.
+    public var healthFailureThreshold: Int = 3
+
+    public init() {}
+}
+
+/// The OpenAI-compatible proxy (`modelmesh serve`).
+public struct ProxyConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    /// Accepted bearer tokens (empty: no auth).
+    public var tokens: [Secret] = []
+    public var corsOrigins: [String] = []
+    /// Largest accepted request body, in bytes.
+    public var bodyLimit: Int = 10 * 1024 * 1024
+    /// Enabled endpoint paths (empty: all).
+    public var endpoints: [String] = []
+    /// Local rate limit in requests per minute (0: off).
+    public var rateLimitPerMinute: Int = 0
+    public var rateLimitBurst: Int = 20
+    /// How long shutdown waits for in-flight requests and streams.
+    public var shutdownTimeout: Duration = .seconds(30)
+
+    public init() {}
+}

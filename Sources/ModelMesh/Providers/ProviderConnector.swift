@@ -1,0 +1,153 @@
+import Foundation
+
+/// A connection to one AI provider: the seam between the routing engine and a vendor's
+/// wire format.
+///
+/// Implementations translate OpenAI-shaped requests to the vendor's API and back, and
+/// report every failure as a ``ProviderError`` with its ``ProviderErrorClass`` so the router
+/// can decide between retrying, rotating and returning the error.
+public protocol ProviderConnector: Sendable {
+    /// Sends a chat completion and waits for the whole answer.
+    func complete(_ request: ChatCompletionRequest, target: ModelTarget, context: AttemptContext) async throws
+        -> ProviderCompletion
+    /// Starts a streamed chat completion. Returns once the upstream accepted the request
+    /// (response head received); chunks then arrive through the stream.
+    func stream(_ request: ChatCompletionRequest, target: ModelTarget, context: AttemptContext) async throws
+        -> ProviderStream
+    /// Computes embeddings.
+    func embed(_ request: EmbeddingRequest, target: ModelTarget, context: AttemptContext) async throws
+        -> ProviderEmbedding
+    /// Lists the models the provider serves (for discovery).
+    func listModels() async throws -> [ProviderModelInfo]
+    /// A cheap liveness check of the provider.
+    func healthCheck() async throws
+    /// Releases connections; called at shutdown.
+    func shutdown() async
+}
+
+extension ProviderConnector {
+    public func embed(_ request: EmbeddingRequest, target: ModelTarget, context: AttemptContext) async throws
+        -> ProviderEmbedding
+    {
+        throw ProviderError(.invalidRequest, message: "Provider '\(target.providerID)' does not serve embeddings")
+    }
+    public func listModels() async throws -> [ProviderModelInfo] { [] }
+    public func healthCheck() async throws {}
+    public func shutdown() async {}
+}
+
+/// The model an attempt is sent to.
+public struct ModelTarget: Sendable, Hashable {
+    /// The configured model id, e.g. `openai.gpt-4o`.
+    public var modelID: String
+    /// The name sent on the wire, e.g. `gpt-4o`.
+    public var wireName: String
+    /// The provider id.
+    public var providerID: String
+
+    public init(modelID: String, wireName: String, providerID: String) {
+        self.modelID = modelID
+        self.wireName = wireName
+        self.providerID = providerID
+    }
+}
+
+/// Per-attempt facts a connector needs.
+public struct AttemptContext: Sendable {
+    /// The request id, for upstream logs and headers.
+    public var requestID: String
+    /// The attempt must finish by this time (the smaller of the provider timeout and the
+    /// request's overall deadline).
+    public var deadline: Date
+    /// 1-based attempt number on this model.
+    public var attempt: Int
+    /// The clock the engine runs on.
+    public var clock: any MeshClock
+
+    public init(requestID: String, deadline: Date, attempt: Int = 1, clock: any MeshClock = SystemClock()) {
+        self.requestID = requestID
+        self.deadline = deadline
+        self.attempt = attempt
+        self.clock = clock
+    }
+}
+
+/// A complete answer and what the upstream said about its rate limits.
+public struct ProviderCompletion: Sendable {
+    public var completion: ChatCompletion
+    public var rateLimit: RateLimitStatus?
+
+    public init(completion: ChatCompletion, rateLimit: RateLimitStatus? = nil) {
+        self.completion = completion
+        self.rateLimit = rateLimit
+    }
+}
+
+/// A stream of chunks. The stream finishes normally only after the upstream's end marker;
+/// a cut stream finishes by throwing a ``ProviderError``.
+public struct ProviderStream: Sendable {
+    public var chunks: AsyncThrowingStream<ChatCompletionChunk, any Error>
+    public var rateLimit: RateLimitStatus?
+
+    public init(chunks: AsyncThrowingStream<ChatCompletionChunk, any Error>, rateLimit: RateLimitStatus? = nil) {
+        self.chunks = chunks
+        self.rateLimit = rateLimit
+    }
+}
+
+/// Embeddings and the upstream's rate limits.
+public struct ProviderEmbedding: Sendable {
+    public var response: EmbeddingResponse
+    public var rateLimit: RateLimitStatus?
+
+    public init(response: EmbeddingResponse, rateLimit: RateLimitStatus? = nil) {
+        self.response = response
+        self.rateLimit = rateLimit
+    }
+}
+
+/// What an upstream reported about its rate limits (`x-ratelimit-*` headers).
+public struct RateLimitStatus: Sendable, Hashable, Codable {
+    public var limitRequests: Int?
+    public var remainingRequests: Int?
+    public var limitTokens: Int?
+    public var remainingTokens: Int?
+    /// When the request window resets.
+    public var resetRequestsAt: Date?
+    /// When the token window resets.
+    public var resetTokensAt: Date?
+
+    public init(
+        limitRequests: Int? = nil, remainingRequests: Int? = nil, limitTokens: Int? = nil,
+        remainingTokens: Int? = nil, resetRequestsAt: Date? = nil, resetTokensAt: Date? = nil
+    ) {
+        self.limitRequests = limitRequests
+        self.remainingRequests = remainingRequests
+        self.limitTokens = limitTokens
+        self.remainingTokens = remainingTokens
+        self.resetRequestsAt = resetRequestsAt
+        self.resetTokensAt = resetTokensAt
+    }
+
+    /// The smallest remaining fraction of any reported limit (1 when nothing is known).
+    public var headroom: Double {
+        var fractions: [Double] = []
+        if let l = limitRequests, let r = remainingRequests, l > 0 { fractions.append(Double(r) / Double(l)) }
+        if let l = limitTokens, let r = remainingTokens, l > 0 { fractions.append(Double(r) / Double(l)) }
+        if fractions.isEmpty, remainingRequests == 0 || remainingTokens == 0 { return 0 }
+        return max(0, fractions.min() ?? 1)
+    }
+}
+
+/// A model as listed by a provider.
+public struct ProviderModelInfo: Sendable, Hashable, Codable {
+    public var id: String
+    public var ownedBy: String?
+    public var contextWindow: Int?
+
+    public init(id: String, ownedBy: String? = nil, contextWindow: Int? = nil) {
+        self.id = id
+        self.ownedBy = ownedBy
+        self.contextWindow = contextWindow
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+import ModelMesh
+
+@main
+struct ModelMeshCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modelmesh",
+        abstract: "Capability-driven AI model routing with automatic failover.",
+        subcommands: []
+    )
+}
