@@ -19,6 +19,8 @@ public struct ModelMeshError: Error, Sendable, CustomStringConvertible {
         case contentPolicy = "content_policy_violation"
         /// The prompt fits no candidate (400).
         case contextLengthExceeded = "context_length_exceeded"
+        /// A stream broke after output reached the caller and could not be resumed.
+        case streamInterrupted = "stream_interrupted"
         /// The overall request deadline passed (504).
         case timeout = "timeout"
         /// The caller cancelled.
@@ -69,7 +71,7 @@ public struct ModelMeshError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .modelNotFound: 404
         case .noActiveModel, .shutDown: 503
-        case .allCandidatesFailed: 502
+        case .allCandidatesFailed, .streamInterrupted: 502
         case .budgetExceeded: 402
         case .invalidRequest, .contentPolicy, .contextLengthExceeded: 400
         case .timeout: 504

@@ -1,0 +1,224 @@
+import Foundation
+import Synchronization
+
+/// Spend per scope (global, provider, pool, model) against daily, monthly and per-request
+/// limits, with reservations so concurrent requests cannot overspend together.
+///
+/// A request reserves its worst-case cost (estimated input + maximum output at the model's
+/// price) before it is sent, and settles with the real cost after. Days and months are
+/// UTC calendar periods.
+public final class BudgetLedger: Sendable {
+    /// Identifies a spend scope: `global`, `provider:<id>`, `pool:<id>`, `model:<id>`.
+    public typealias ScopeKey = String
+
+    struct Period: Sendable, Codable {
+        var key = ""
+        var spent = 0.0
+        var reserved = 0.0
+
+        mutating func roll(to newKey: String) {
+            if key != newKey {
+                key = newKey
+                spent = 0
+                reserved = 0
+            }
+        }
+    }
+
+    struct ScopeState: Sendable, Codable {
+        var day = Period()
+        var month = Period()
+        var total = 0.0
+    }
+
+    /// Money held for one in-flight request.
+    public struct Reservation: Sendable {
+        public let scopes: [ScopeKey]
+        public let amount: Double
+        let dayKey: String
+        let monthKey: String
+    }
+
+    /// A limit a request would break.
+    public struct Refusal: Sendable, Equatable {
+        /// e.g. `provider:openai.daily`.
+        public var limit: String
+        public var remaining: Double
+        public var estimate: Double
+    }
+
+    private let limits: [ScopeKey: BudgetLimits]
+    private let state = Mutex<[ScopeKey: ScopeState]>([:])
+
+    /// A ledger enforcing `limits` keyed by scope.
+    public init(limits: [ScopeKey: BudgetLimits]) {
+        self.limits = limits.filter { !$0.value.isEmpty }
+    }
+
+    /// Whether any limit is configured (otherwise the routing path skips the ledger).
+    public var hasLimits: Bool { !limits.isEmpty }
+
+    /// The scopes that apply to a model call.
+    public static func scopes(model: String, provider: String, pool: String?) -> [ScopeKey] {
+        var keys = ["global", "provider:\(provider)", "model:\(model)"]
+        if let pool { keys.append("pool:\(pool)") }
+        return keys
+    }
+
+    /// The first limit that `estimate` more would break, without reserving anything.
+    public func check(scopes: [ScopeKey], estimate: Double, now: Date) -> Refusal? {
+        guard hasLimits else { return nil }
+        let (day, month) = Self.periodKeys(now)
+        return state.withLock { map in firstBreach(in: &map, scopes: scopes, estimate: estimate, day: day, month: month) }
+    }
+
+    /// Reserves `estimate` in every scope, or returns the limit it would break.
+    public func reserve(scopes: [ScopeKey], estimate: Double, now: Date) -> Result<Reservation, BudgetError> {
+        let (day, month) = Self.periodKeys(now)
+        let reservation = Reservation(scopes: scopes, amount: estimate, dayKey: day, monthKey: month)
+        guard hasLimits else { return .success(reservation) }
+        return state.withLock { map in
+            if let refusal = firstBreach(in: &map, scopes: scopes, estimate: estimate, day: day, month: month) {
+                return .failure(BudgetError(refusal: refusal))
+            }
+            for scope in scopes where limits[scope] != nil {
+                map[scope, default: ScopeState()].day.reserved += estimate
+                map[scope, default: ScopeState()].month.reserved += estimate
+            }
+            return .success(reservation)
+        }
+    }
+
+    /// Replaces the reservation with the real cost. With `actual == nil` (a stream that
+    /// ended without usage) the whole reservation is kept as spent.
+    public func settle(_ reservation: Reservation, actual: Double?) {
+        let cost = actual ?? reservation.amount
+        state.withLock { map in
+            for scope in reservation.scopes {
+                var s = map[scope, default: ScopeState()]
+                if limits[scope] != nil {
+                    if s.day.key == reservation.dayKey { s.day.reserved = max(0, s.day.reserved - reservation.amount) }
+                    if s.month.key == reservation.monthKey {
+                        s.month.reserved = max(0, s.month.reserved - reservation.amount)
+                    }
+                }
+                s.day.roll(to: reservation.dayKey)
+                s.month.roll(to: reservation.monthKey)
+                s.day.spent += cost
+                s.month.spent += cost
+                s.total += cost
+                map[scope] = s
+            }
+        }
+    }
+
+    /// Gives a reservation back (the call failed, nothing was billed).
+    public func release(_ reservation: Reservation) {
+        guard hasLimits else { return }
+        state.withLock { map in
+            for scope in reservation.scopes where limits[scope] != nil {
+                guard var s = map[scope] else { continue }
+                if s.day.key == reservation.dayKey { s.day.reserved = max(0, s.day.reserved - reservation.amount) }
+                if s.month.key == reservation.monthKey {
+                    s.month.reserved = max(0, s.month.reserved - reservation.amount)
+                }
+                map[scope] = s
+            }
+        }
+    }
+
+    /// Spend of one scope.
+    public func spend(of scope: ScopeKey, now: Date) -> BudgetSpend {
+        let (day, month) = Self.periodKeys(now)
+        return state.withLock { map in
+            let s = map[scope] ?? ScopeState()
+            return BudgetSpend(
+                daily: s.day.key == day ? s.day.spent : 0, monthly: s.month.key == month ? s.month.spent : 0,
+                total: s.total, limits: limits[scope])
+        }
+    }
+
+    /// Every scope with spend or limits.
+    public func allScopes() -> [ScopeKey] {
+        let keys = state.withLock { Set($0.keys) }.union(limits.keys)
+        return keys.sorted()
+    }
+
+    /// The spend state, for storage.
+    func exportState() -> Data? {
+        try? JSONEncoder().encode(state.withLock { $0 })
+    }
+
+    /// Restores spend saved by ``exportState()`` (reservations are dropped: those requests died).
+    func importState(_ data: Data) {
+        guard var saved = try? JSONDecoder().decode([ScopeKey: ScopeState].self, from: data) else { return }
+        for key in saved.keys {
+            saved[key]?.day.reserved = 0
+            saved[key]?.month.reserved = 0
+        }
+        state.withLock { $0 = saved }
+    }
+
+    private func firstBreach(
+        in map: inout [ScopeKey: ScopeState], scopes: [ScopeKey], estimate: Double, day: String, month: String
+    ) -> Refusal? {
+        for scope in scopes {
+            guard let limit = limits[scope], limit.enforce else { continue }
+            if let perRequest = limit.perRequest, estimate > perRequest {
+                return Refusal(limit: "\(scope).per_request", remaining: perRequest, estimate: estimate)
+            }
+            var s = map[scope] ?? ScopeState()
+            s.day.roll(to: day)
+            s.month.roll(to: month)
+            map[scope] = s
+            if let daily = limit.daily, s.day.spent + s.day.reserved + estimate > daily {
+                return Refusal(
+                    limit: "\(scope).daily", remaining: max(0, daily - s.day.spent - s.day.reserved), estimate: estimate)
+            }
+            if let monthly = limit.monthly, s.month.spent + s.month.reserved + estimate > monthly {
+                return Refusal(
+                    limit: "\(scope).monthly", remaining: max(0, monthly - s.month.spent - s.month.reserved),
+                    estimate: estimate)
+            }
+        }
+        return nil
+    }
+
+    /// `YYYY-MM-DD` and `YYYY-MM` of `date` in UTC.
+    static func periodKeys(_ date: Date) -> (String, String) {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
+        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        let y = c.year ?? 0
+        let m = c.month ?? 0
+        let d = c.day ?? 0
+        let month = "\(y)-\(m < 10 ? "0" : "")\(m)"
+        return ("\(month)-\(d < 10 ? "0" : "")\(d)", month)
+    }
+}
+
+/// Spend of one budget scope, USD.
+public struct BudgetSpend: Sendable, Hashable {
+    public var daily: Double
+    public var monthly: Double
+    public var total: Double
+    public var limits: BudgetLimits?
+}
+
+/// A request refused because it would breach a budget.
+public struct BudgetError: Error, Sendable {
+    public var refusal: BudgetLedger.Refusal
+
+    /// The engine error for the HTTP edge (402, `budget_exceeded`).
+    public func meshError(poolID: String?) -> ModelMeshError {
+        let r = refusal
+        return ModelMeshError(
+            .budgetExceeded,
+            "Request refused before sending: it could cost up to $\(Self.money(r.estimate)), more than the "
+                + "$\(Self.money(r.remaining)) left under the \(r.limit) limit",
+            hint: "Raise the limit in the budget configuration, lower max_tokens, or wait for the period to reset",
+            poolID: poolID, limit: r.limit, remaining: r.remaining)
+    }
+
+    static func money(_ value: Double) -> String { String(format: "%.6f", value) }
+}

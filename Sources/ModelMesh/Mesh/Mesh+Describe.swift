@@ -1,0 +1,166 @@
+import Foundation
+
+/// Everything the mesh knows about its pools, models and providers: who is out, why,
+/// until when.
+public struct MeshDescription: Sendable, Codable {
+    public var pools: [PoolDescription]
+    public var providers: [ProviderStatus]
+    public var budgets: [BudgetStatus]
+}
+
+/// One pool and its members.
+public struct PoolDescription: Sendable, Codable {
+    public var id: String
+    public var capability: String?
+    public var strategy: String
+    public var members: [ModelStatus]
+}
+
+/// One provider's state.
+public struct ProviderStatus: Sendable, Codable {
+    public var id: String
+    public var connector: String
+    /// `active` or `deactivated`.
+    public var state: String
+    public var reason: String?
+    public var healthScore: Double
+    public var health: ProviderHealthBand
+
+    enum CodingKeys: String, CodingKey {
+        case id, connector, state, reason, healthScore = "health_score", health
+    }
+}
+
+/// Spend and limits of one budget scope.
+public struct BudgetStatus: Sendable, Codable {
+    public var scope: String
+    public var daily: Double
+    public var monthly: Double
+    public var total: Double
+    public var dailyLimit: Double?
+    public var monthlyLimit: Double?
+    public var perRequestLimit: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case scope, daily, monthly, total, dailyLimit = "daily_limit", monthlyLimit = "monthly_limit"
+        case perRequestLimit = "per_request_limit"
+    }
+}
+
+/// The dry run of one request: where it would go and why, with nothing sent.
+public struct RoutingExplanation: Sendable, Codable {
+    public var requestedModel: String
+    public var poolID: String
+    /// How the name resolved: `pool`, `capability` or `model`.
+    public var resolvedAs: String
+    public var capability: String?
+    public var strategy: String
+    public var estimatedInputTokens: Int
+    /// Members the filter stage dropped, with reasons.
+    public var filteredOut: [FilteredModel]
+    /// The fallback chain in order.
+    public var chain: [ChainEntry]
+
+    public struct FilteredModel: Sendable, Codable {
+        public var modelID: String
+        public var providerID: String
+        /// Stable code, e.g. `standby`, `missing_feature`.
+        public var reason: String
+        public var detail: String
+
+        enum CodingKeys: String, CodingKey { case modelID = "model_id", providerID = "provider_id", reason, detail }
+    }
+
+    public struct ChainEntry: Sendable, Codable {
+        public var modelID: String
+        public var providerID: String
+        /// This request would be the model's half-open recovery probe.
+        public var recoveryProbe: Bool
+        /// Worst-case cost reserved for the request on this model, USD.
+        public var estimatedCost: Double
+
+        enum CodingKeys: String, CodingKey {
+            case modelID = "model_id", providerID = "provider_id", recoveryProbe = "recovery_probe"
+            case estimatedCost = "estimated_cost"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case requestedModel = "requested_model", poolID = "pool_id", resolvedAs = "resolved_as", capability, strategy
+        case estimatedInputTokens = "estimated_input_tokens", filteredOut = "filtered_out", chain
+    }
+
+    /// A human-readable rendering.
+    public var text: String {
+        var lines = ["\(requestedModel) → pool '\(poolID)' (resolved as \(resolvedAs)), strategy \(strategy)"]
+        if let capability { lines.append("capability: \(capability)") }
+        lines.append("estimated prompt tokens: \(estimatedInputTokens)")
+        lines.append("chain:")
+        if chain.isEmpty { lines.append("  (empty: the request would be refused)") }
+        for (i, entry) in chain.enumerated() {
+            lines.append(
+                "  \(i + 1). \(entry.modelID) via \(entry.providerID)"
+                    + (entry.recoveryProbe ? " [recovery probe]" : "")
+                    + String(format: " (reserve $%.6f)", entry.estimatedCost))
+        }
+        if !filteredOut.isEmpty {
+            lines.append("filtered out:")
+            for f in filteredOut { lines.append("  - \(f.modelID): \(f.detail)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Mesh {
+    /// The state of every pool, model and provider.
+    public func describe() -> MeshDescription {
+        let now = router.clock.now()
+        let pools = router.pools.map { pool in
+            PoolDescription(
+                id: pool.id, capability: pool.capabilityPath, strategy: ConnectorID.strategy(pool.configuration.strategy)
+                    ?? pool.configuration.strategy, members: pool.describeMembers(now: now))
+        }
+        let providers = router.providerConfigs.keys.sorted().map { id in
+            let state = router.providerHealth[id]?.snapshot ?? .init()
+            return ProviderStatus(
+                id: id, connector: router.providerConfigs[id]?.connector ?? id,
+                state: state.deactivation == nil ? "active" : "deactivated", reason: state.deactivation?.rawValue,
+                healthScore: Router.rounded(state.score), health: state.band)
+        }
+        let budgets = budget.allScopes().map { scope in
+            let spend = budget.spend(of: scope, now: now)
+            return BudgetStatus(
+                scope: scope, daily: spend.daily, monthly: spend.monthly, total: spend.total,
+                dailyLimit: spend.limits?.daily, monthlyLimit: spend.limits?.monthly,
+                perRequestLimit: spend.limits?.perRequest)
+        }
+        return MeshDescription(pools: pools, providers: providers, budgets: budgets)
+    }
+
+    /// The dry run of `request`: the pool, the models filtered out and why, and the
+    /// fallback chain in order. Nothing is sent and no strategy state moves.
+    public func explain(_ request: ChatCompletionRequest, options: RoutingOptions = .init()) throws
+        -> RoutingExplanation
+    {
+        let (pool, onlyModel) = try router.route(request.model)
+        let streaming = request.stream ?? false
+        var profile = RequestProfile(chat: request, streaming: streaming, sessionKey: options.sessionKey)
+        profile.onlyModel = onlyModel
+        let plan = router.plan(pool, profile: profile, now: router.clock.now(), dryRun: true)
+        let resolvedAs =
+            router.poolsByID[request.model] != nil ? "pool" : onlyModel != nil || router.modelRoutes[request.model] === pool
+            ? "model" : "capability"
+        return RoutingExplanation(
+            requestedModel: request.model, poolID: pool.id, resolvedAs: resolvedAs, capability: pool.capabilityPath,
+            strategy: ConnectorID.strategy(pool.configuration.strategy) ?? pool.configuration.strategy,
+            estimatedInputTokens: profile.estimatedInputTokens,
+            filteredOut: plan.dropped.map {
+                .init(modelID: $0.modelID, providerID: $0.providerID, reason: $0.reason.code, detail: "\($0.reason)")
+            },
+            chain: plan.chain.map { c in
+                .init(
+                    modelID: c.modelID, providerID: c.providerID, recoveryProbe: c.isProbe,
+                    estimatedCost: router.models[c.modelID].map { profile.estimatedCost(on: $0) } ?? 0)
+            })
+    }
+}

@@ -1,0 +1,352 @@
+import Foundation
+import Logging
+
+/// A model mesh: capability pools over providers, with failover routing and lifecycle
+/// events, embedded in-process.
+///
+/// ```swift
+/// let mesh = try Mesh(configuration: config, providers: registry)
+/// let reply = try await mesh.chat.completions.create(
+///     ChatCompletionRequest(model: "chat-completion", messages: [.user("Hello")]))
+/// print(reply.text)
+/// ```
+public final class Mesh: Sendable {
+    /// The configuration the mesh was built from.
+    public let configuration: MeshConfiguration
+    /// Lifecycle events; subscribe connectors or iterate ``EventEmitter/events``.
+    public let events: EventEmitter
+    /// Per-scope request statistics.
+    public let statistics: StatisticsCollector
+    /// Spend per scope.
+    public let budget: BudgetLedger
+    let router: Router
+    let logger = Logger(label: "modelmesh.mesh")
+
+    /// Builds a mesh from a configuration.
+    ///
+    /// - Parameters:
+    ///   - configuration: providers, models, pools and policies.
+    ///   - providers: how to build each provider's connector.
+    ///   - connectors: observability connectors to subscribe (besides those configured).
+    ///   - strategies: rotation strategies by ID (the built-in eight by default).
+    ///   - clock: the time source (inject a test clock to drive backoff and cooldowns).
+    ///   - jitter: the backoff jitter factor source, in `0.5...1`.
+    public init(
+        configuration: MeshConfiguration, providers: ProviderRegistry = ProviderRegistry(),
+        connectors: [any ObservabilityConnector] = [], strategies: StrategyRegistry = .builtIn,
+        clock: any MeshClock = SystemClock(), jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.5...1) }
+    ) throws {
+        self.configuration = configuration
+        let emitter = EventEmitter()
+        for connector in connectors { emitter.subscribe(connector) }
+        events = emitter
+        let stats = StatisticsCollector(clock: clock)
+        statistics = stats
+
+        var problems: [String] = []
+        var tree = CapabilityTree.standard
+        var models: [String: ModelConfiguration] = [:]
+        var orderedModels: [ModelConfiguration] = []
+        let enabledProviders = configuration.providers.filter(\.enabled)
+        let providerIDs = Set(enabledProviders.map(\.id))
+        for model in configuration.models {
+            guard models[model.id] == nil else {
+                problems.append("models.\(model.id): defined twice")
+                continue
+            }
+            // Models of disabled providers are skipped entirely.
+            guard providerIDs.contains(model.provider) else {
+                if !configuration.providers.contains(where: { $0.id == model.provider }) {
+                    problems.append("models.\(model.id).provider: unknown provider '\(model.provider)'")
+                }
+                continue
+            }
+            for path in model.capabilities { tree.register(path) }
+            models[model.id] = model
+            orderedModels.append(model)
+        }
+
+        var connectorsByProvider: [String: any ProviderConnector] = [:]
+        for provider in enabledProviders {
+            do { connectorsByProvider[provider.id] = try providers.make(provider) } catch {
+                problems.append("providers.\(provider.id): \(error)")
+            }
+        }
+
+        var pools: [CapabilityPool] = []
+        for pool in configuration.pools {
+            guard let strategy = strategies.make(for: pool) else {
+                problems.append("pools.\(pool.id).strategy: unknown strategy '\(pool.strategy)'")
+                continue
+            }
+            var members: [ModelConfiguration] = []
+            var capabilityPath: String?
+            let capability = pool.capability ?? (pool.models == nil ? pool.id : nil)
+            if let capability {
+                if let path = tree.canonicalPath(capability) {
+                    capabilityPath = path
+                    let leaves = Set(tree.leaves(under: path))
+                    members = orderedModels.filter { model in
+                        (pool.providers.map { $0.contains(model.provider) } ?? true)
+                            && model.capabilities.contains { leaves.contains($0) || tree.covers(path, $0) }
+                    }
+                } else if pool.capability != nil {
+                    problems.append("pools.\(pool.id).capability: unknown capability '\(capability)'")
+                }
+            }
+            for id in pool.models ?? [] {
+                guard let model = models[id] else {
+                    if !configuration.models.contains(where: { $0.id == id }) {
+                        problems.append("pools.\(pool.id).models: unknown model '\(id)'")
+                    }
+                    continue
+                }
+                if !members.contains(where: { $0.id == id }) { members.append(model) }
+            }
+            // An explicit list is the priority order; capability matches follow it.
+            if let explicit = pool.models {
+                let rank = Dictionary(explicit.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+                members = members.enumerated().sorted { a, b in
+                    (rank[a.element.id] ?? Int.max, a.offset) < (rank[b.element.id] ?? Int.max, b.offset)
+                }.map(\.element)
+            }
+            pools.append(
+                CapabilityPool(configuration: pool, capabilityPath: capabilityPath, models: members, strategy: strategy))
+        }
+        guard problems.isEmpty else {
+            throw ModelMeshError(
+                .invalidRequest, "The mesh configuration is not usable:\n  " + problems.joined(separator: "\n  "),
+                hint: "Fix the listed entries; 'modelmesh validate FILE' checks a file")
+        }
+
+        var routes: [String: CapabilityPool] = [:]
+        for model in orderedModels where !pools.contains(where: { $0.contains(model.id) }) {
+            var single = PoolConfiguration(id: model.id, models: [model.id])
+            single.capability = nil
+            routes[model.id] = CapabilityPool(
+                configuration: single, capabilityPath: model.capabilities.first, models: [model],
+                strategy: StickUntilFailureStrategy())
+        }
+
+        var limits: [BudgetLedger.ScopeKey: BudgetLimits] = [:]
+        if let global = configuration.budget { limits["global"] = global }
+        for provider in enabledProviders { if let b = provider.budget { limits["provider:\(provider.id)"] = b } }
+        for pool in configuration.pools { if let b = pool.budget { limits["pool:\(pool.id)"] = b } }
+        for model in orderedModels { if let b = model.budget { limits["model:\(model.id)"] = b } }
+        let ledger = BudgetLedger(limits: limits)
+        budget = ledger
+
+        var secrets = enabledProviders.compactMap { $0.apiKey?.value }
+        secrets += enabledProviders.flatMap { $0.headers.values.map(\.value) }
+        router = Router(
+            pools: pools, modelRoutes: routes, models: models, connectors: connectorsByProvider,
+            providerConfigs: Dictionary(uniqueKeysWithValues: enabledProviders.map { ($0.id, $0) }), tree: tree,
+            emitter: emitter, ledger: ledger, clock: clock, jitter: jitter, statistics: stats,
+            requestLog: RequestLogSettings(level: configuration.observability.logLevel, secrets: secrets))
+
+        for pool in pools where pool.configuration.recovery.announceOnStart {
+            for model in pool.models {
+                emitter.emit(
+                    RoutingEvent(
+                        eventType: .modelActivated, timestamp: clock.now(), modelID: model.id,
+                        providerID: model.provider, poolID: pool.id, metadata: ["trigger": "startup"]))
+            }
+        }
+    }
+
+    // MARK: OpenAI-shaped API
+
+    /// `mesh.chat.completions.create(...)`, as in the OpenAI SDKs.
+    public var chat: Chat { Chat(mesh: self) }
+
+    /// `mesh.embeddings.create(...)`.
+    public var embeddings: Embeddings { Embeddings(mesh: self) }
+
+    /// The chat namespace.
+    public struct Chat: Sendable {
+        let mesh: Mesh
+        public var completions: Completions { Completions(mesh: mesh) }
+    }
+
+    /// Chat completions.
+    public struct Completions: Sendable {
+        let mesh: Mesh
+
+        /// Routes a chat completion and returns the answer.
+        public func create(_ request: ChatCompletionRequest, options: RoutingOptions = .init()) async throws
+            -> ChatCompletion
+        {
+            try await mesh.route(request, options: options).value
+        }
+
+        /// Routes a streamed chat completion; returns once the first chunk arrived.
+        public func stream(_ request: ChatCompletionRequest, options: RoutingOptions = .init()) async throws
+            -> AsyncThrowingStream<ChatCompletionChunk, any Error>
+        {
+            try await mesh.routeStream(request, options: options).chunks
+        }
+    }
+
+    /// Embeddings.
+    public struct Embeddings: Sendable {
+        let mesh: Mesh
+
+        /// Routes an embeddings request.
+        public func create(_ request: EmbeddingRequest, options: RoutingOptions = .init()) async throws
+            -> EmbeddingResponse
+        {
+            try await mesh.routeEmbeddings(request, options: options).value
+        }
+    }
+
+    /// Routes a chat completion and reports which pool, model and provider answered.
+    public func route(_ request: ChatCompletionRequest, options: RoutingOptions = .init()) async throws
+        -> Routed<ChatCompletion>
+    {
+        try Self.validate(request)
+        return try await router.complete(request, options: options)
+    }
+
+    /// Routes a streamed chat completion; see ``RoutedStream``.
+    public func routeStream(_ request: ChatCompletionRequest, options: RoutingOptions = .init()) async throws
+        -> RoutedStream
+    {
+        try Self.validate(request)
+        return try await router.stream(request, options: options)
+    }
+
+    /// Routes an embeddings request.
+    public func routeEmbeddings(_ request: EmbeddingRequest, options: RoutingOptions = .init()) async throws
+        -> Routed<EmbeddingResponse>
+    {
+        if request.input.texts.isEmpty, case .tokens = request.input {} else if request.input.texts.isEmpty {
+            throw ModelMeshError(.invalidRequest, "'input' is empty", hint: "Send at least one string to embed")
+        }
+        return try await router.embed(request, options: options)
+    }
+
+    static func validate(_ request: ChatCompletionRequest) throws {
+        if request.model.isEmpty {
+            throw ModelMeshError(.invalidRequest, "'model' is empty", hint: "Name a pool, a capability or a model id")
+        }
+        if request.messages.isEmpty {
+            throw ModelMeshError(.invalidRequest, "'messages' is empty", hint: "Send at least one message")
+        }
+    }
+
+    // MARK: Operations
+
+    /// Returns a model to ACTIVE in one pool, or in every pool holding it.
+    @discardableResult
+    public func activate(model: String, pool: String? = nil) throws -> Int {
+        let targets = try pools(holding: model, only: pool)
+        var changed = 0
+        for target in targets {
+            if let t = target.activate(model, trigger: "manual", now: router.clock.now()) {
+                router.publish(t, model: model, provider: router.models[model]?.provider ?? "", pool: target)
+                changed += 1
+            }
+        }
+        return changed
+    }
+
+    /// Takes a model out (reason `manual`) in one pool, or in every pool holding it. It
+    /// stays out until ``activate(model:pool:)``.
+    @discardableResult
+    public func deactivate(model: String, pool: String? = nil) throws -> Int {
+        let targets = try pools(holding: model, only: pool)
+        var changed = 0
+        for target in targets {
+            if let t = target.deactivate(model, reason: .manual, now: router.clock.now()) {
+                router.publish(t, model: model, provider: router.models[model]?.provider ?? "", pool: target)
+                changed += 1
+            }
+        }
+        return changed
+    }
+
+    /// Takes a whole provider out (every model, every pool).
+    public func deactivateProvider(_ id: String) throws {
+        guard router.providerHealth[id] != nil else {
+            throw ModelMeshError(.modelNotFound, "Unknown provider '\(id)'")
+        }
+        router.deactivateProvider(id, reason: .manual, detail: "manual")
+    }
+
+    /// Brings a provider back.
+    public func activateProvider(_ id: String) throws {
+        guard router.providerHealth[id] != nil else {
+            throw ModelMeshError(.modelNotFound, "Unknown provider '\(id)'")
+        }
+        router.recoverProvider(id, trigger: "manual")
+    }
+
+    private func pools(holding model: String, only pool: String?) throws -> [CapabilityPool] {
+        guard router.models[model] != nil else {
+            throw ModelMeshError(
+                .modelNotFound, "Unknown model '\(model)'",
+                suggestions: NameSuggestions.nearest(to: model, in: Array(router.models.keys)))
+        }
+        if let pool {
+            guard let p = router.poolsByID[pool] else { throw ModelMeshError(.modelNotFound, "Unknown pool '\(pool)'") }
+            guard p.contains(model) else {
+                throw ModelMeshError(.invalidRequest, "Model '\(model)' is not a member of pool '\(pool)'")
+            }
+            return [p]
+        }
+        return router.allPools.filter { $0.contains(model) }
+    }
+
+    /// Adds models to a pool at runtime (emits `pool_membership_changed`).
+    public func addModels(_ ids: [String], toPool poolID: String) throws {
+        guard let pool = router.poolsByID[poolID] else { throw ModelMeshError(.modelNotFound, "Unknown pool '\(poolID)'") }
+        let models = try ids.map { id in
+            guard let m = router.models[id] else { throw ModelMeshError(.modelNotFound, "Unknown model '\(id)'") }
+            return m
+        }
+        let added = pool.add(models)
+        if !added.isEmpty { emitMembership(pool: poolID, added: added, removed: []) }
+    }
+
+    /// Removes models from a pool at runtime (emits `pool_membership_changed`).
+    public func removeModels(_ ids: [String], fromPool poolID: String) throws {
+        guard let pool = router.poolsByID[poolID] else { throw ModelMeshError(.modelNotFound, "Unknown pool '\(poolID)'") }
+        let removed = pool.remove(Set(ids))
+        if !removed.isEmpty { emitMembership(pool: poolID, added: [], removed: removed) }
+    }
+
+    private func emitMembership(pool: String, added: [String], removed: [String]) {
+        events.emit(
+            RoutingEvent(
+                eventType: .poolMembershipChanged, timestamp: router.clock.now(), poolID: pool,
+                metadata: ["added": .array(added.map(JSONValue.string)), "removed": .array(removed.map(JSONValue.string))]))
+    }
+
+    /// Probes every provider once with its health check: a provider out because of an
+    /// outage or failed probes comes back on success; one failing
+    /// `discovery.health_failure_threshold` probes in a row is taken out.
+    public func probeProviders() async {
+        for (id, connector) in router.connectors {
+            guard let health = router.providerHealth[id] else { continue }
+            do {
+                try await connector.healthCheck()
+                if let change = health.record(success: true) { router.publishHealth(change, provider: id) }
+                if let reason = health.snapshot.deactivation, reason != .manual {
+                    router.recoverProvider(id, trigger: "probe_success")
+                }
+            } catch {
+                if let change = health.record(success: false) { router.publishHealth(change, provider: id) }
+                if health.recordProbeFailure() >= configuration.discovery.healthFailureThreshold {
+                    router.deactivateProvider(id, reason: .healthProbeFailed, detail: "\(ProviderError.classify(error))")
+                }
+            }
+        }
+    }
+
+    /// Writes out buffered observability and releases provider connections.
+    public func shutdown() async {
+        events.flush(statistics.snapshot())
+        await events.shutdown()
+        for connector in router.connectors.values { await connector.shutdown() }
+    }
+}

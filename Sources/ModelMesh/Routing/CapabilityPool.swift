@@ -1,0 +1,306 @@
+import Foundation
+import Synchronization
+
+/// The models that can serve one capability, their health, and the strategy that orders
+/// them.
+///
+/// Each pool guards its own members with its own lock; there is no lock shared by all
+/// pools on the routing path.
+public final class CapabilityPool: Sendable {
+    public let id: String
+    public let configuration: PoolConfiguration
+    /// The full capability path the pool targets, if it targets one.
+    public let capabilityPath: String?
+    let strategy: any RotationStrategy
+
+    struct Member: Sendable {
+        var model: ModelConfiguration
+        var health = ModelHealth()
+        var latency: Double?
+        var rateLimit: RateLimitStatus?
+        /// Start times of recent requests, for requests-per-minute.
+        var recentStarts: [Date] = []
+
+        init(model: ModelConfiguration) { self.model = model }
+    }
+
+    private let members: Mutex<[Member]>
+
+    init(configuration: PoolConfiguration, capabilityPath: String?, models: [ModelConfiguration],
+        strategy: any RotationStrategy)
+    {
+        id = configuration.id
+        self.configuration = configuration
+        self.capabilityPath = capabilityPath
+        self.strategy = strategy
+        members = Mutex(models.map(Member.init))
+    }
+
+    /// Ids of the members in priority order.
+    public var memberIDs: [String] { members.withLock { $0.map(\.model.id) } }
+
+    /// The member models in priority order.
+    var models: [ModelConfiguration] { members.withLock { $0.map(\.model) } }
+
+    func contains(_ modelID: String) -> Bool { members.withLock { $0.contains { $0.model.id == modelID } } }
+
+    /// Adds models not yet present; returns the ids added.
+    func add(_ models: [ModelConfiguration]) -> [String] {
+        members.withLock { list in
+            var added: [String] = []
+            for model in models where !list.contains(where: { $0.model.id == model.id }) {
+                list.append(Member(model: model))
+                added.append(model.id)
+            }
+            return added
+        }
+    }
+
+    /// Removes models; returns the ids removed.
+    func remove(_ ids: Set<String>) -> [String] {
+        members.withLock { list in
+            let removed = list.filter { ids.contains($0.model.id) }.map(\.model.id)
+            list.removeAll { ids.contains($0.model.id) }
+            return removed
+        }
+    }
+
+    // MARK: Filter
+
+    /// The filter and order stages for one request.
+    func plan(_ request: RequestProfile, providerAvailable: (String) -> Bool, budget: BudgetLedger, now: Date,
+        dryRun: Bool = false)
+        -> (chain: [SelectionCandidate], dropped: [DroppedCandidate], transitions: [(String, String, HealthTransition)])
+    {
+        var candidates: [SelectionCandidate] = []
+        var dropped: [DroppedCandidate] = []
+        var transitions: [(String, String, HealthTransition)] = []
+        let dayKey = BudgetLedger.periodKeys(now).0
+        members.withLock { list in
+            for index in list.indices {
+                if let t = list[index].health.rollWindow(to: dayKey) {
+                    transitions.append((list[index].model.id, list[index].model.provider, t))
+                }
+                let member = list[index]
+                let model = member.model
+                let admission = member.health.admission(at: now)
+                if admission == .excluded {
+                    dropped.append(.init(model, .standby(reason: member.health.reason, until: member.health.cooldownUntil)))
+                    continue
+                }
+                if !providerAvailable(model.provider) {
+                    dropped.append(.init(model, .providerUnavailable))
+                    continue
+                }
+                if let reason = request.unmetRequirement(of: model) {
+                    dropped.append(.init(model, reason))
+                    continue
+                }
+                if budget.hasLimits {
+                    let estimate = request.estimatedCost(on: model)
+                    let scopes = BudgetLedger.scopes(model: model.id, provider: model.provider, pool: nil)
+                    if let refusal = budget.check(scopes: Array(scopes.dropFirst()), estimate: estimate, now: now) {
+                        dropped.append(.init(model, .budgetExceeded(limit: refusal.limit)))
+                        continue
+                    }
+                }
+                let minuteAgo = now.addingTimeInterval(-60)
+                candidates.append(
+                    SelectionCandidate(
+                        modelID: model.id, providerID: model.provider, position: index, pricing: model.pricing,
+                        weight: configuration.modelWeights[model.id] ?? 1, latency: member.latency,
+                        rateLimit: member.rateLimit,
+                        requestsLastMinute: member.recentStarts.reduce(0) { $0 + ($1 > minuteAgo ? 1 : 0) },
+                        isProbe: admission == .probe))
+            }
+        }
+        var context = request.selectionContext(pool: id, now: now)
+        context.isDryRun = dryRun
+        return (strategy.order(candidates, context: context), dropped, transitions)
+    }
+
+    // MARK: Outcomes
+
+    /// Claims the half-open probe slot of a standby model; false if another request has it
+    /// or the model is no longer due.
+    func claimProbe(_ modelID: String, now: Date) -> Bool {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return false }
+            switch list[i].health.admission(at: now) {
+            case .active: return true
+            case .excluded: return false
+            case .probe:
+                list[i].health.beginProbe()
+                return true
+            }
+        }
+    }
+
+    func recordStart(_ modelID: String, now: Date) {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return }
+            let minuteAgo = now.addingTimeInterval(-60)
+            list[i].recentStarts.removeAll { $0 <= minuteAgo }
+            list[i].recentStarts.append(now)
+        }
+    }
+
+    func recordSuccess(_ modelID: String, latency: Double, tokens: Int, cost: Double, rateLimit: RateLimitStatus?,
+        now: Date) -> [HealthTransition]
+    {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return [] }
+            // EWMA with weight 0.3 on the newest sample.
+            list[i].latency = list[i].latency.map { $0 * 0.7 + latency * 0.3 } ?? latency
+            if let rateLimit { list[i].rateLimit = rateLimit }
+            return list[i].health.recordSuccess(
+                tokens: tokens, cost: cost, policy: configuration.deactivation, now: now)
+        }
+    }
+
+    func recordFailure(_ modelID: String, error: ProviderError, now: Date) -> HealthTransition? {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return nil }
+            if let rateLimit = error.rateLimit { list[i].rateLimit = rateLimit }
+            guard error.errorClass.countsAsModelFailure else {
+                list[i].health.releaseProbe()
+                if error.errorClass == .quotaExhausted {
+                    return list[i].health.deactivate(.quotaExhausted, recovery: configuration.recovery, at: now)
+                }
+                return nil
+            }
+            return list[i].health.recordFailure(
+                status: error.status, policy: configuration.deactivation, recovery: configuration.recovery, now: now)
+        }
+    }
+
+    /// Forces a model out (manual, provider-level); nil when it already was out for that reason.
+    func deactivate(_ modelID: String, reason: DeactivationReason, now: Date) -> HealthTransition? {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return nil }
+            if list[i].health.state == .standby, list[i].health.reason == reason { return nil }
+            // A provider-level outage does not overwrite a more specific reason.
+            if reason == .providerDeactivated, list[i].health.state == .standby { return nil }
+            return list[i].health.deactivate(reason, recovery: configuration.recovery, at: now)
+        }
+    }
+
+    /// Brings a model back; nil when it was active. With `onlyIf`, only models out for
+    /// that reason come back.
+    func activate(_ modelID: String, trigger: String, onlyIf reason: DeactivationReason? = nil, now: Date)
+        -> HealthTransition?
+    {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }), list[i].health.state == .standby
+            else { return nil }
+            if let reason, list[i].health.reason != reason { return nil }
+            return list[i].health.activate(trigger: trigger, at: now)
+        }
+    }
+
+    /// The state of every member, for `describe()`.
+    func describeMembers(now: Date) -> [ModelStatus] {
+        members.withLock { list in
+            list.enumerated().map { index, m in
+                ModelStatus(
+                    modelID: m.model.id, providerID: m.model.provider, position: index, state: m.health.state,
+                    reason: m.health.reason?.rawValue, cooldownUntil: m.health.cooldownUntil,
+                    consecutiveFailures: m.health.consecutiveFailures, errorRate: m.health.errorRate,
+                    latency: m.latency, requestsToday: m.health.requests, tokensToday: m.health.tokens,
+                    costToday: m.health.cost, downtimeSeconds: m.health.totalDowntime(at: now),
+                    probeDue: m.health.admission(at: now) == .probe)
+            }
+        }
+    }
+
+    /// Whether every member of `provider` in this pool is out for health reasons.
+    func allFailing(provider: String) -> Bool? {
+        members.withLock { list in
+            let mine = list.filter { $0.model.provider == provider }
+            guard !mine.isEmpty else { return nil }
+            return mine.allSatisfy {
+                $0.health.state == .standby && ($0.health.reason == .errorThreshold || $0.health.reason == .errorRate)
+            }
+        }
+    }
+}
+
+/// A member that the filter stage dropped, and why.
+public struct DroppedCandidate: Sendable, Hashable, Codable {
+    public var modelID: String
+    public var providerID: String
+    public var reason: FilterReason
+
+    init(_ model: ModelConfiguration, _ reason: FilterReason) {
+        modelID = model.id
+        providerID = model.provider
+        self.reason = reason
+    }
+}
+
+/// Why the filter stage dropped a member.
+public enum FilterReason: Sendable, Hashable, Codable, CustomStringConvertible {
+    case standby(reason: DeactivationReason?, until: Date?)
+    case providerUnavailable
+    case deliveryMode(String)
+    case missingFeature(String)
+    case contextWindow(needed: Int, window: Int)
+    case budgetExceeded(limit: String)
+
+    /// A stable code: `standby`, `provider_unavailable`, `delivery_mode`, `missing_feature`,
+    /// `context_window`, `budget_exceeded`.
+    public var code: String {
+        switch self {
+        case .standby: "standby"
+        case .providerUnavailable: "provider_unavailable"
+        case .deliveryMode: "delivery_mode"
+        case .missingFeature: "missing_feature"
+        case .contextWindow: "context_window"
+        case .budgetExceeded: "budget_exceeded"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .standby(let reason, let until):
+            var text = "in standby"
+            if let reason { text += " (\(reason.rawValue))" }
+            if let until { text += " until \(Timestamp.format(until))" }
+            return text
+        case .providerUnavailable: return "its provider is deactivated"
+        case .deliveryMode(let mode): return "does not support \(mode) delivery"
+        case .missingFeature(let f): return "lacks the feature '\(f)' the request needs"
+        case .contextWindow(let needed, let window):
+            return "context window \(window) tokens is smaller than the ~\(needed) the request needs"
+        case .budgetExceeded(let limit): return "over budget (\(limit))"
+        }
+    }
+}
+
+/// One pool member's state, as `describe()` reports it.
+public struct ModelStatus: Sendable, Hashable, Codable {
+    public var modelID: String
+    public var providerID: String
+    public var position: Int
+    public var state: ModelState
+    public var reason: String?
+    public var cooldownUntil: Date?
+    public var consecutiveFailures: Int
+    public var errorRate: Double
+    /// Smoothed latency, seconds.
+    public var latency: Double?
+    public var requestsToday: Int
+    public var tokensToday: Int
+    public var costToday: Double
+    public var downtimeSeconds: Double
+    /// The cooldown passed; the next request will probe the model.
+    public var probeDue: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case modelID = "model_id", providerID = "provider_id", position, state, reason
+        case cooldownUntil = "cooldown_until", consecutiveFailures = "consecutive_failures"
+        case errorRate = "error_rate", latency = "latency_seconds", requestsToday = "requests_today"
+        case tokensToday = "tokens_today", costToday = "cost_today", downtimeSeconds = "downtime_seconds"
+        case probeDue = "probe_due"
+    }
+}

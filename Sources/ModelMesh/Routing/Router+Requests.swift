@@ -1,0 +1,129 @@
+import Foundation
+
+extension Router {
+    func beginJourney(pool: CapabilityPool, profile: RequestProfile, requestID: String?) -> Journey {
+        let now = clock.now()
+        return Journey(
+            requestID: requestID ?? Self.newRequestID(), pool: pool, profile: profile, start: now,
+            deadline: now.adding(pool.configuration.retry.timeout))
+    }
+
+    static func newRequestID() -> String {
+        "req_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+    }
+
+    /// A non-streamed chat completion.
+    func complete(_ request: ChatCompletionRequest, options: RoutingOptions) async throws -> Routed<ChatCompletion> {
+        let (pool, onlyModel) = try route(request.model)
+        var profile = RequestProfile(chat: request, streaming: false, sessionKey: options.sessionKey)
+        profile.onlyModel = onlyModel
+        var journey = beginJourney(pool: pool, profile: profile, requestID: options.requestID)
+        let plan = plan(pool, profile: profile, now: journey.start)
+        guard !plan.chain.isEmpty else {
+            let error = emptyChainError(plan)
+            logFailure(journey: journey, error: error, streaming: false, prompt: request)
+            throw error
+        }
+        do {
+            let (completion, model, usage, reservation) = try await run(&journey, chain: plan.chain) {
+                model, connector, context in
+                var upstream = request
+                upstream.model = model.name
+                let result = try await connector.complete(
+                    upstream, target: ModelTarget(modelID: model.id, wireName: model.name, providerID: model.provider),
+                    context: context)
+                return (result.completion, result.completion.usage, result.rateLimit)
+            }
+            let cost = usage.flatMap { model.pricing?.cost(of: $0) }
+            // A response without usage keeps its reservation: the cost is unknown, not zero.
+            ledger.settle(reservation, actual: cost)
+            logRequest(
+                journey: journey, model: model, usage: usage, cost: cost ?? 0, streaming: false, error: nil,
+                prompt: request, response: completion.text)
+            return Routed(
+                value: completion, requestID: journey.requestID, poolID: pool.id, modelID: model.id,
+                providerID: model.provider, attempts: journey.attempts)
+        } catch {
+            logFailure(journey: journey, error: error, streaming: false, prompt: request)
+            throw error
+        }
+    }
+
+    /// Embeddings, routed like completions.
+    func embed(_ request: EmbeddingRequest, options: RoutingOptions) async throws -> Routed<EmbeddingResponse> {
+        let (pool, onlyModel) = try route(request.model)
+        var profile = RequestProfile(embedding: request)
+        profile.onlyModel = onlyModel
+        var journey = beginJourney(pool: pool, profile: profile, requestID: options.requestID)
+        let plan = plan(pool, profile: profile, now: journey.start)
+        guard !plan.chain.isEmpty else { throw emptyChainError(plan) }
+        do {
+            let (response, model, usage, reservation) = try await run(&journey, chain: plan.chain) {
+                model, connector, context in
+                var upstream = request
+                upstream.model = model.name
+                let result = try await connector.embed(
+                    upstream, target: ModelTarget(modelID: model.id, wireName: model.name, providerID: model.provider),
+                    context: context)
+                return (result.response, result.response.usage, result.rateLimit)
+            }
+            let cost = usage.flatMap { model.pricing?.cost(of: $0) }
+            ledger.settle(reservation, actual: cost)
+            logRequest(
+                journey: journey, model: model, usage: usage, cost: cost ?? 0, streaming: false, error: nil,
+                prompt: nil, response: nil)
+            return Routed(
+                value: response, requestID: journey.requestID, poolID: pool.id, modelID: model.id,
+                providerID: model.provider, attempts: journey.attempts)
+        } catch {
+            logFailure(journey: journey, error: error, streaming: false, prompt: nil)
+            throw error
+        }
+    }
+
+    // MARK: Request log and statistics
+
+    func logRequest(
+        journey: Journey, model: ModelConfiguration?, usage: Usage?, cost: Double, streaming: Bool, error: String?,
+        prompt: ChatCompletionRequest?, response: String?
+    ) {
+        let now = clock.now()
+        let latency = now.timeIntervalSince(journey.start) * 1000
+        statistics.recordRequest(
+            model: model?.id, provider: model?.provider, pool: journey.pool.id, success: error == nil,
+            latencyMs: latency, tokensIn: usage?.promptTokens ?? 0, tokensOut: usage?.completionTokens ?? 0, cost: cost)
+        var entry = RequestLogEntry(
+            requestID: journey.requestID, timestamp: journey.start, poolID: journey.pool.id, modelID: model?.id,
+            providerID: model?.provider, capability: journey.pool.capabilityPath,
+            deliveryMode: streaming ? "streaming" : "synchronous", status: error == nil ? 200 : 502,
+            latencyMs: latency, tokensIn: usage?.promptTokens ?? 0, tokensOut: usage?.completionTokens ?? 0, cost: cost,
+            error: error, attempts: journey.attempts)
+        if requestLog.level > .metadata {
+            entry.prompt = prompt.map { Self.promptText($0) }
+            entry.response = response
+        }
+        emitter.log(requestLog.redact(entry))
+    }
+
+    func logFailure(journey: Journey, error: any Error, streaming: Bool, prompt: ChatCompletionRequest?) {
+        let meshError = error as? ModelMeshError
+        let now = clock.now()
+        let latency = now.timeIntervalSince(journey.start) * 1000
+        let failed = meshError?.attempts.last ?? journey.attempts.last
+        statistics.recordRequest(
+            model: failed?.modelID, provider: failed?.providerID, pool: journey.pool.id, success: false,
+            latencyMs: latency, tokensIn: 0, tokensOut: 0, cost: 0)
+        var entry = RequestLogEntry(
+            requestID: journey.requestID, timestamp: journey.start, poolID: journey.pool.id, modelID: failed?.modelID,
+            providerID: failed?.providerID, capability: journey.pool.capabilityPath,
+            deliveryMode: streaming ? "streaming" : "synchronous", status: meshError?.status ?? 500,
+            latencyMs: latency, error: meshError?.message ?? "\(error)",
+            attempts: meshError?.attempts ?? journey.attempts)
+        if requestLog.level > .metadata { entry.prompt = prompt.map { Self.promptText($0) } }
+        emitter.log(requestLog.redact(entry))
+    }
+
+    static func promptText(_ request: ChatCompletionRequest) -> String {
+        request.messages.map { "\($0.role): \($0.content?.text ?? "")" }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Per-request routing options.
+public struct RoutingOptions: Sendable {
+    /// The request id used in events, logs and headers (generated when nil).
+    public var requestID: String?
+    /// Affinity key for session-stickiness (else `metadata.session_id`, else `user`).
+    public var sessionKey: String?
+
+    public init(requestID: String? = nil, sessionKey: String? = nil) {
+        self.requestID = requestID
+        self.sessionKey = sessionKey
+    }
+}
+
+/// A routed answer and how it was obtained.
+public struct Routed<Value: Sendable>: Sendable {
+    public var value: Value
+    public var requestID: String
+    public var poolID: String
+    public var modelID: String
+    public var providerID: String
+    /// Every attempt, the successful last one included.
+    public var attempts: [AttemptRecord]
+}
+
+/// A routed stream: returned once the first chunk arrived, so every failure before that
+/// was handled (retried or rotated) without the caller seeing it.
+public struct RoutedStream: Sendable {
+    public var requestID: String
+    public var poolID: String
+    /// The model that produced the first chunk.
+    public var modelID: String
+    public var providerID: String
+    /// Attempts made before the first chunk.
+    public var attempts: [AttemptRecord]
+    /// The chunks. A stream broken after output began either continues on another model
+    /// (`mid_stream: continue`) or ends by throwing a ``ModelMeshError`` with code
+    /// `stream_interrupted`; it never ends normally with a truncated answer.
+    public var chunks: AsyncThrowingStream<ChatCompletionChunk, any Error>
+}
