@@ -68,7 +68,7 @@ public final class CapabilityPool: Sendable {
     // MARK: Filter
 
     /// The filter and order stages for one request.
-    func plan(_ request: RequestProfile, providerAvailable: (String) -> Bool, budget: BudgetLedger, now: Date,
+    func plan(_ request: RequestProfile, providerAvailable: (String) -> ProviderAvailability, budget: BudgetLedger, now: Date,
         dryRun: Bool = false)
         -> (chain: [SelectionCandidate], dropped: [DroppedCandidate], transitions: [(String, String, HealthTransition)])
     {
@@ -88,7 +88,11 @@ public final class CapabilityPool: Sendable {
                     dropped.append(.init(model, .standby(reason: member.health.reason, until: member.health.cooldownUntil)))
                     continue
                 }
-                if !providerAvailable(model.provider) {
+                switch providerAvailable(model.provider) {
+                case .available: break
+                // During an outage the models' own recovery probes test the provider.
+                case .outage where admission == .probe: break
+                case .outage, .unavailable:
                     dropped.append(.init(model, .providerUnavailable))
                     continue
                 }
@@ -113,6 +117,9 @@ public final class CapabilityPool: Sendable {
                         requestsLastMinute: member.recentStarts.reduce(0) { $0 + ($1 > minuteAgo ? 1 : 0) },
                         isProbe: admission == .probe))
             }
+        }
+        for (model, _, transition) in transitions {
+            if case .activated = transition { strategy.didActivate(modelID: model) }
         }
         var context = request.selectionContext(pool: id, now: now)
         context.isDryRun = dryRun

@@ -10,6 +10,14 @@ public enum ProviderHealthBand: String, Sendable, Codable {
     }
 }
 
+/// Whether a provider's models may be routed to.
+enum ProviderAvailability: Sendable {
+    case available
+    /// Out because every model failed; models due for a recovery probe may still be tried.
+    case outage
+    case unavailable
+}
+
 /// Why a provider was taken out.
 public enum ProviderDeactivationReason: String, Sendable, Codable {
     /// The credentials were refused (401/403).
@@ -46,6 +54,16 @@ final class ProviderHealth: Sendable {
     var snapshot: State { state.withLock { $0 } }
 
     var isAvailable: Bool { state.withLock { $0.deactivation == nil } }
+
+    var availability: ProviderAvailability {
+        state.withLock { s in
+            switch s.deactivation {
+            case nil: .available
+            case .outage?: .outage
+            default: .unavailable
+            }
+        }
+    }
 
     /// Feeds one outcome into the score; returns a band change, if any.
     func record(success: Bool) -> Change? {

@@ -91,7 +91,7 @@ final class Router: Sendable {
 
     func plan(_ pool: CapabilityPool, profile: RequestProfile, now: Date, dryRun: Bool = false) -> Plan {
         var result = pool.plan(
-            profile, providerAvailable: { self.providerHealth[$0]?.isAvailable ?? false }, budget: ledger, now: now,
+            profile, providerAvailable: { self.providerHealth[$0]?.availability ?? .unavailable }, budget: ledger, now: now,
             dryRun: dryRun)
         if let only = profile.onlyModel {
             result.chain.removeAll { $0.modelID != only }
@@ -161,7 +161,11 @@ final class Router: Sendable {
                 let connector = connectors[model.provider]
             else { continue }
             if let minimum = journey.minimumWindow, (model.contextWindow ?? 0) <= minimum { continue }
-            guard providerHealth[model.provider]?.isAvailable ?? false else { continue }
+            switch providerHealth[model.provider]?.availability ?? .unavailable {
+            case .available: break
+            case .outage where candidate.isProbe: break
+            case .outage, .unavailable: continue
+            }
             guard pool.claimProbe(model.id, now: clock.now()) else { continue }
             let reservation: BudgetLedger.Reservation
             switch ledger.reserve(
@@ -177,7 +181,9 @@ final class Router: Sendable {
                 continue
             }
             var attempt = 0
-            attemptLoop: while attempt < max(1, retry.maxAttempts) {
+            // A half-open probe gets one attempt: a failing model must not hold the request.
+            let attemptsHere = candidate.isProbe ? 1 : max(1, retry.maxAttempts)
+            attemptLoop: while attempt < attemptsHere {
                 attempt += 1
                 if let previous = journey.previousModel, previous != model.id {
                     emitRotation(from: previous, to: model, pool: pool, journey: journey)
@@ -231,7 +237,7 @@ final class Router: Sendable {
                         ledger.release(reservation)
                         throw upstreamError(failure, journey: journey)
                     case .rateLimited, .serverError, .connection:
-                        guard attempt < retry.maxAttempts,
+                        guard attempt < attemptsHere,
                             let delay = retry.delay(afterAttempt: attempt, retryAfter: failure.retryAfter, jitter: jitter()),
                             clock.now().adding(delay) < journey.deadline
                         else { break attemptLoop }
