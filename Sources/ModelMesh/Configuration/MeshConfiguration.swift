@@ -147,9 +147,10 @@ public struct ModelPricing: Sendable, Hashable {
 
     /// The cost of `usage` at this price. Cached prompt tokens are priced as cached.
     public func cost(of usage: Usage) -> Double {
+        // `promptTokens` counts every prompt token, cache reads and writes included.
         let cached = min(usage.cachedTokens ?? 0, usage.promptTokens)
-        let written = usage.cacheWriteTokens ?? 0
-        let plainInput = usage.promptTokens - cached
+        let written = min(usage.cacheWriteTokens ?? 0, usage.promptTokens - cached)
+        let plainInput = usage.promptTokens - cached - written
         let input = Double(plainInput) * inputPerMillion + Double(cached) * (cachedInputPerMillion ?? inputPerMillion)
             + Double(written) * (cacheWritePerMillion ?? inputPerMillion)
         return (input + Double(usage.completionTokens) * outputPerMillion) / 1_000_000 + perRequest
