@@ -36,6 +36,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // In-process routing decision benchmark: `swift run -c release modelmesh-routing-bench`.
+        .executableTarget(
+            name: "modelmesh-routing-bench",
+            dependencies: ["ModelMesh", "ModelMeshTesting"],
+            path: "Sources/RoutingBenchmark"
+        ),
         .testTarget(
             name: "ModelMeshTests",
             dependencies: ["ModelMesh", "ModelMeshTesting"]
