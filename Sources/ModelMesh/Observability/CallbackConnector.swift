@@ -21,10 +21,10 @@ public final class CallbackConnector: ObservabilityConnector {
     /// Creates a connector calling `onEvent` for each routing event and the optional closures
     /// for the other channels (a channel without a closure is ignored).
     public init(
+        onEvent: @escaping @Sendable (RoutingEvent) -> Void = { _ in },
         onLog: (@Sendable (RequestLogEntry) -> Void)? = nil,
         onStatistics: (@Sendable ([String: AggregateStats]) -> Void)? = nil,
-        onTrace: (@Sendable (TraceEntry) -> Void)? = nil,
-        onEvent: @escaping @Sendable (RoutingEvent) -> Void = { _ in }
+        onTrace: (@Sendable (TraceEntry) -> Void)? = nil
     ) {
         self.onEvent = onEvent
         self.onLog = onLog
