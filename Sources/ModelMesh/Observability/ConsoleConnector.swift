@@ -123,7 +123,8 @@ public final class ConsoleConnector: ObservabilityConnector {
 
     /// `HH:mm:ss.SSS` in UTC, computed directly: formatters are too slow for every event.
     static func timeOfDay(_ date: Date) -> String {
-        let millis = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        // Nearest, not down: 0.123 s is stored as 0.12299999... in a Double.
+        let millis = Int((date.timeIntervalSince1970 * 1000).rounded())
         let ofDay = ((millis % 86_400_000) + 86_400_000) % 86_400_000
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let ms = ofDay % 1000
@@ -132,7 +133,7 @@ public final class ConsoleConnector: ObservabilityConnector {
     }
 
     static func quoted(_ value: String) -> String {
-        guard value.isEmpty || value.contains(where: { $0.isWhitespace || $0 == "\"" }) else { return value }
+        guard value.isEmpty || value.contains(where: \.isWhitespace) else { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
