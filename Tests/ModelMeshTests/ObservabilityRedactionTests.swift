@@ -43,6 +43,8 @@ import Testing
             (#"{"api_key": "zzz999", "model": "a"}"#, #"{"api_key": "***", "model": "a"}"#),
             ("password=letmein", "password=***"),
             ("my key is hunter2-secret-value, really", "my key is ***, really"),
+            ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic ***"),
+            ("a basic understanding", "a basic understanding"),
             ("the bearer of bad news", "the bearer of bad news"),
             ("tokens_in=5 abc", "tokens_in=5 abc"),
             ("sk-learn is a library", "sk-learn is a library"),

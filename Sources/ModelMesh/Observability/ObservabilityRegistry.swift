@@ -54,7 +54,9 @@ public struct ObservabilityRegistry: Sendable {
     ///
     /// - Throws: ``ObservabilityError`` `unknown_observability_connector` naming the ID and the
     ///   known ones, or whatever the connector's factory throws.
-    public func makeConnector(_ configuration: ObservabilityConnectorConfiguration) throws -> any ObservabilityConnector {
+    public func makeConnector(
+        _ configuration: ObservabilityConnectorConfiguration
+    ) throws -> any ObservabilityConnector {
         guard let factory = factories[ConnectorID.normalize(configuration.connector)] else {
             throw ObservabilityError(
                 .unknownConnector, connectorID: configuration.connector,

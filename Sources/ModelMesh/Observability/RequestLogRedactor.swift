@@ -8,9 +8,10 @@ import Foundation
 /// - `full`: they are kept whole.
 ///
 /// With ``redactSecrets`` on, prompt, response and error text are masked: every occurrence
-/// of a known secret value, `Bearer <token>`, values of `x-api-key`, `api_key`, `access_token`,
-/// `client_secret`, `password` style keys (`key: value`, `key=value`, JSON), and provider-style
-/// keys (`sk-…`, `gsk_…`, `xai-…`, `pplx-…`, `AIza…`) become `***`.
+/// of a known secret value, `Bearer <token>`, `Authorization: Basic <credentials>`, values of
+/// `x-api-key`, `api_key`, `access_token`, `client_secret`, `password` style keys (`key: value`,
+/// `key=value`, JSON), and provider-style keys (`sk-…`, `gsk_…`, `xai-…`, `pplx-…`, `AIza…`)
+/// become `***`.
 ///
 /// ```swift
 /// let redactor = RequestLogRedactor(level: .summary, knownSecrets: [openAIKey])
@@ -83,6 +84,7 @@ public struct RequestLogRedactor: Sendable {
     // The bearer token needs 8+ characters so prose ("the bearer of news") stays readable.
     private static let patterns: [(NSRegularExpression, String)] = [
         (#"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"#, "$1 ***"),
+        (#"(?i)\b(authorization["']?\s*[:=]\s*["']?basic)\s+[A-Za-z0-9+/=]+"#, "$1 ***"),
         (
             #"(?i)\b((?:x-)?(?:api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|password)"#
                 + #"["']?\s*[:=]\s*["']?)(?!\*\*\*)[^\s"'&,;}]+"#, "$1***"

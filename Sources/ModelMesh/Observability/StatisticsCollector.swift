@@ -95,7 +95,9 @@ public final class StatisticsCollector: Sendable {
         model: String?, provider: String?, pool: String?, succeeded: Bool, latencyMs: Double,
         tokensIn: Int = 0, tokensOut: Int = 0, cost: Double = 0
     ) {
-        let scopes = [model.map(StatisticsScope.model), provider.map(StatisticsScope.provider), pool.map(StatisticsScope.pool)]
+        let scopes = [
+            model.map(StatisticsScope.model), provider.map(StatisticsScope.provider), pool.map(StatisticsScope.pool),
+        ]
         for scope in scopes {
             guard let scope else { continue }
             update(scope) {
