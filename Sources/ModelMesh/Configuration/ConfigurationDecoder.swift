@@ -9,7 +9,9 @@ import Yams
 struct ConfigurationDecoder {
     typealias Entry = YAMLMapping.Entry
 
-    private(set) var issues: [ConfigurationIssue] = []
+    private var collected: [ConfigurationIssue] = []
+    /// Every value a reference resolved to, so no message can carry one.
+    private var substituted: Set<String> = []
     var interpolator: SecretInterpolator
     /// Where missing secrets should be added, for hints.
     var secretsFile: String?
@@ -20,10 +22,29 @@ struct ConfigurationDecoder {
 
     // MARK: Reporting
 
+    /// The issues found, with any resolved secret or variable value masked.
+    ///
+    /// Messages quote file text, but some (an unknown event name, a model reference) quote a
+    /// value after resolution; masking here keeps every path safe.
+    var issues: [ConfigurationIssue] {
+        // Very short values would mask ordinary words; secrets are longer.
+        let values = substituted.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+        guard !values.isEmpty else { return collected }
+        func mask(_ text: String) -> String {
+            values.reduce(text) { $0.replacingOccurrences(of: $1, with: "<redacted>") }
+        }
+        return collected.map { issue in
+            var issue = issue
+            issue.message = mask(issue.message)
+            issue.hint = issue.hint.map(mask)
+            return issue
+        }
+    }
+
     mutating func report(
         _ kind: ConfigurationIssue.Kind, at path: String, _ message: String, hint: String?, mark: Mark? = nil
     ) {
-        issues.append(
+        collected.append(
             ConfigurationIssue(kind: kind, path: path, message: message, hint: hint, line: mark?.line, column: mark?.column)
         )
     }
@@ -124,7 +145,8 @@ struct ConfigurationDecoder {
 
     /// `text` with `${secrets:NAME}` and `${NAME}` resolved; failures reported at `path`.
     mutating func resolve(_ text: String, at path: String, mark: Mark?) -> String {
-        let (value, failures) = interpolator.interpolate(text)
+        let (value, failures, values) = interpolator.interpolate(text)
+        substituted.formUnion(values)
         for failure in failures {
             switch failure {
             case .missingSecret(let name):

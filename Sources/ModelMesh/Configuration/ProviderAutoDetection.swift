@@ -40,18 +40,18 @@ public enum ProviderAutoDetection {
         cloud(
             "openai", "OPENAI_API_KEY", "openai.llm.v1",
             [
-                model("openai.gpt-4o", 128_000, 16_384, per1K: (0.0025, 0.01), [.toolCalling, .vision, .systemPrompt]),
+                model("openai.gpt-4o", 128_000, 16_384, perMillion: (2.5, 10), [.toolCalling, .vision, .systemPrompt]),
                 model(
-                    "openai.gpt-4o-mini", 128_000, 16_384, per1K: (0.00015, 0.0006), [.toolCalling, .vision, .systemPrompt]),
+                    "openai.gpt-4o-mini", 128_000, 16_384, perMillion: (0.15, 0.6), [.toolCalling, .vision, .systemPrompt]),
             ]),
         cloud(
             "anthropic", "ANTHROPIC_API_KEY", "anthropic.claude.v1",
             [
                 model(
-                    "anthropic.claude-sonnet-4-20250514", 200_000, 16_384, per1K: (0.003, 0.015),
+                    "anthropic.claude-sonnet-4-20250514", 200_000, 16_384, perMillion: (3, 15),
                     [.toolCalling, .vision, .systemPrompt, .prefill]),
                 model(
-                    "anthropic.claude-haiku-4-5-20251001", 200_000, 8192, per1K: (0.0008, 0.004),
+                    "anthropic.claude-haiku-4-5-20251001", 200_000, 8192, perMillion: (0.8, 4),
                     [.toolCalling, .vision, .systemPrompt, .prefill]),
             ]),
         Entry(
@@ -78,7 +78,7 @@ public enum ProviderAutoDetection {
         cloud("openrouter", "OPENROUTER_API_KEY", "openrouter.gateway.v1", [model("openrouter.auto", 128_000, 4096, [.systemPrompt])]),
         cloud(
             "deepseek", "DEEPSEEK_API_KEY", "deepseek.api.v1",
-            [model("deepseek.deepseek-chat", 64_000, 8192, per1K: (0.00014, 0.00028), [.toolCalling, .systemPrompt])]),
+            [model("deepseek.deepseek-chat", 64_000, 8192, perMillion: (0.14, 0.28), [.toolCalling, .systemPrompt])]),
         cloud("xai", "XAI_API_KEY", "xai.grok.v1", [model("xai.grok-2", 128_000, 32_768, [.toolCalling, .systemPrompt])]),
         // Sonar answers chat completions grounded in web search.
         cloud(
@@ -140,15 +140,16 @@ public enum ProviderAutoDetection {
         Entry(name: name, variables: [variable], connector: connector, isLocal: true, models: models)
     }
 
-    /// A chat model of `vendor.name`; prices are given per 1K tokens as the reference lists them.
+    /// A chat model of `vendor.name`. Prices are USD per 1M tokens (the original lists them
+    /// per 1K; they are written here already multiplied by 1000).
     private static func model(
-        _ id: String, _ contextWindow: Int, _ maxOutput: Int, per1K: (Double, Double)? = nil, _ features: ModelFeatures,
+        _ id: String, _ contextWindow: Int, _ maxOutput: Int, perMillion: (Double, Double)? = nil, _ features: ModelFeatures,
         extra: [String] = []
     ) -> ModelConfiguration {
         let provider = String(id.prefix { $0 != "." })
         return ModelConfiguration(
             id: id, provider: provider, capabilities: [chat] + extra, features: features, contextWindow: contextWindow,
             maxOutputTokens: maxOutput,
-            pricing: per1K.map { ModelPricing(inputPerMillion: $0.0 * 1000, outputPerMillion: $0.1 * 1000) })
+            pricing: perMillion.map { ModelPricing(inputPerMillion: $0.0, outputPerMillion: $0.1) })
     }
 }

@@ -19,10 +19,12 @@ struct SecretInterpolator {
     /// resolve to empty strings instead of adding one issue each.
     var storeAvailable = true
 
-    func interpolate(_ text: String) -> (value: String, failures: [Failure]) {
-        guard text.contains("${") else { return (text, []) }
+    /// `text` with references replaced, the references that failed, and the values substituted.
+    func interpolate(_ text: String) -> (value: String, failures: [Failure], substituted: [String]) {
+        guard text.contains("${") else { return (text, [], []) }
         var output = ""
         var failures: [Failure] = []
+        var substituted: [String] = []
         var rest = Substring(text)
         while let open = rest.range(of: "${") {
             output += rest[..<open.lowerBound]
@@ -36,11 +38,13 @@ struct SecretInterpolator {
                 let name = String(inner.dropFirst("secrets:".count))
                 let (value, failure) = secret(name)
                 output += value
+                substituted.append(value)
                 if let failure { failures.append(failure) }
             } else if Self.isVariableName(inner) {
                 let name = String(inner)
                 if let value = environment[name] {
                     output += value
+                    substituted.append(value)
                 } else if failOnMissing {
                     failures.append(.missingVariable(name: name))
                 }
@@ -50,7 +54,7 @@ struct SecretInterpolator {
             }
         }
         output += rest
-        return (output, failures)
+        return (output, failures, substituted)
     }
 
     private func secret(_ name: String) -> (String, Failure?) {
