@@ -16,9 +16,10 @@ import Testing
         let config = try #require(ProviderAutoDetection.configuration(environment: env))
 
         #expect(config.providers.map(\.id) == ["openai", "anthropic", "google", "ollama", "vllm"])
-        #expect(config.providers.map(\.connector) == [
-            "openai.llm.v1", "anthropic.claude.v1", "google.gemini.v1", "ollama.local.v1", "vllm.local.v1",
-        ])
+        #expect(
+            config.providers.map(\.connector) == [
+                "openai.llm.v1", "anthropic.claude.v1", "google.gemini.v1", "ollama.local.v1", "vllm.local.v1",
+            ])
         let openai = config.providers[0]
         #expect(openai.apiKey?.value == "sk-oai")
         #expect(openai.baseURL == nil)
@@ -28,11 +29,12 @@ import Testing
         #expect(ollama.apiKey == nil)
         #expect(config.providers[4].baseURL == "http://gpu:8000/v1")
 
-        #expect(config.models.map(\.id) == [
-            "openai.gpt-4o", "openai.gpt-4o-mini", "anthropic.claude-sonnet-4-20250514",
-            "anthropic.claude-haiku-4-5-20251001", "google.gemini-2.0-flash", "google.gemini-2.0-flash-lite",
-            "ollama.llama3",
-        ])
+        #expect(
+            config.models.map(\.id) == [
+                "openai.gpt-4o", "openai.gpt-4o-mini", "anthropic.claude-sonnet-4-20250514",
+                "anthropic.claude-haiku-4-5-20251001", "google.gemini-2.0-flash", "google.gemini-2.0-flash-lite",
+                "ollama.llama3",
+            ])
         let gpt4o = config.models[0]
         #expect(gpt4o.provider == "openai")
         #expect(gpt4o.name == "gpt-4o")
@@ -63,11 +65,12 @@ import Testing
         ]
         let env = Dictionary(uniqueKeysWithValues: variables.map { ($0, "value") })
         let providers = ProviderAutoDetection.detect(environment: env)
-        #expect(providers.map(\.connector) == [
-            "openai.llm.v1", "anthropic.claude.v1", "google.gemini.v1", "groq.api.v1", "mistral.api.v1",
-            "together.api.v1", "openrouter.gateway.v1", "deepseek.api.v1", "xai.grok.v1", "perplexity.search.v1",
-            "ollama.local.v1", "lmstudio.local.v1", "vllm.local.v1", "localai.local.v1",
-        ])
+        #expect(
+            providers.map(\.connector) == [
+                "openai.llm.v1", "anthropic.claude.v1", "google.gemini.v1", "groq.api.v1", "mistral.api.v1",
+                "together.api.v1", "openrouter.gateway.v1", "deepseek.api.v1", "xai.grok.v1", "perplexity.search.v1",
+                "ollama.local.v1", "lmstudio.local.v1", "vllm.local.v1", "localai.local.v1",
+            ])
         for provider in providers {
             #expect(ConnectorID.providerConnectors.contains(provider.connector))
         }

@@ -23,7 +23,9 @@ import Testing
         #expect(DurationParser.parse(text) == expected)
     }
 
-    @Test(arguments: ["5x", "", "s", "ms", "-1s", "1e3s", "1.2.3s", "inf", "nan", "1 h 2", "30 sec", "1w", "+5s", "1_000s"])
+    @Test(arguments: [
+        "5x", "", "s", "ms", "-1s", "1e3s", "1.2.3s", "inf", "nan", "1 h 2", "30 sec", "1w", "+5s", "1_000s",
+    ])
     func invalidDurations(text: String) {
         #expect(DurationParser.parse(text) == nil)
     }

@@ -172,14 +172,16 @@ import Testing
         #expect(config.providers[2].enabled == false)
         #expect(config.providers[3].connector == "ollama.local.v1")
 
-        #expect(config.models.map(\.id) == [
-            "openai.gpt-4o", "openai.gpt-4o-mini", "anthropic.claude-sonnet-4", "ollama.llama3",
-        ])
+        #expect(
+            config.models.map(\.id) == [
+                "openai.gpt-4o", "openai.gpt-4o-mini", "anthropic.claude-sonnet-4", "ollama.llama3",
+            ])
         let gpt4o = config.models[0]
         #expect(gpt4o.name == "gpt-4o")
-        #expect(gpt4o.capabilities == [
-            "generation.text-generation.chat-completion", "generation.text-generation.code-generation",
-        ])
+        #expect(
+            gpt4o.capabilities == [
+                "generation.text-generation.chat-completion", "generation.text-generation.code-generation",
+            ])
         #expect(gpt4o.features == [.toolCalling, .vision])
         #expect(gpt4o.contextWindow == 128_000)
         #expect(gpt4o.maxOutputTokens == 16_384)
@@ -252,7 +254,9 @@ import Testing
         #expect(observability.connectors[0].settings == ["path": .string("./events.jsonl")])
         #expect(observability.connectors[1].events == [.modelRotated, .providerHealthChanged])
         #expect(observability.connectors[1].settings["url"] == .string("https://hooks.example.com/mesh"))
-        #expect(observability.connectors[1].settings["headers"] == .object(["Authorization": .string("Bearer hook-secret")]))
+        #expect(
+            observability.connectors[1].settings["headers"] == .object(["Authorization": .string("Bearer hook-secret")])
+        )
         #expect(observability.logLevel == .summary)
         #expect(observability.statisticsFlushInterval == .seconds(30))
         #expect(observability.traceMinSeverity == .warning)
@@ -363,7 +367,8 @@ import Testing
               logging: {connector: modelmesh.local-file.v1, path: ./requests.jsonl, level: full}
             """
         let config = try ConfigurationLoader.parse(yaml: yaml, environment: [:])
-        #expect(config.observability.connectors.map(\.connector) == ["modelmesh.console.v1", "modelmesh.local-file.v1"])
+        #expect(
+            config.observability.connectors.map(\.connector) == ["modelmesh.console.v1", "modelmesh.local-file.v1"])
         #expect(config.observability.connectors[1].events == [])
         #expect(config.observability.connectors[1].settings == ["path": .string("./requests.jsonl")])
         #expect(config.observability.logLevel == .full)

@@ -5,7 +5,8 @@ import Testing
 
 @Suite struct ConfigurationSecretsTests {
     private func temporaryFile(_ contents: String, suffix: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mesh-secrets-\(UUID().uuidString)\(suffix)")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mesh-secrets-\(UUID().uuidString)\(suffix)")
         try contents.write(to: url, atomically: true, encoding: .utf8)
         return url
     }
@@ -67,13 +68,15 @@ import Testing
     @Test func dotenvPathFromEnvironmentVariable() throws {
         let file = try temporaryFile("K=v\n", suffix: ".env")
         defer { try? FileManager.default.removeItem(at: file) }
-        let yaml = "secrets: {connector: modelmesh.dotenv.v1, config: {path: '${SECRETS_FILE}'}}\nproxy: {tokens: ['${secrets:K}']}"
+        let yaml =
+            "secrets: {connector: modelmesh.dotenv.v1, config: {path: '${SECRETS_FILE}'}}\nproxy: {tokens: ['${secrets:K}']}"
         let config = try ConfigurationLoader.parse(yaml: yaml, environment: ["SECRETS_FILE": file.path])
         #expect(config.proxy.tokens.map(\.value) == ["v"])
     }
 
     @Test func jsonStore() throws {
-        let file = try temporaryFile(#"{"openai-api-key": "sk-json", "port": 9000, "nested": {"x": 1}}"#, suffix: ".json")
+        let file = try temporaryFile(
+            #"{"openai-api-key": "sk-json", "port": 9000, "nested": {"x": 1}}"#, suffix: ".json")
         defer { try? FileManager.default.removeItem(at: file) }
         let yaml = """
             secrets: {store: modelmesh.json-secrets.v1, path: \(file.path)}
@@ -88,7 +91,8 @@ import Testing
 
     @Test func unreadableStoreFilesAreIssues() throws {
         let missing = ConfigurationLoader.validate(
-            yaml: "secrets: {store: modelmesh.json-secrets.v1, path: /nonexistent/s.json}\nproviders:\n  openai: {api_key: '${secrets:X}'}",
+            yaml:
+                "secrets: {store: modelmesh.json-secrets.v1, path: /nonexistent/s.json}\nproviders:\n  openai: {api_key: '${secrets:X}'}",
             environment: [:])
         // One issue for the store; references to it do not add one each.
         #expect(missing.map(\.kind) == [.secretStoreUnavailable])
@@ -187,15 +191,21 @@ import Testing
         let error = ConfigurationError(issues: issues)
         var texts = issues.map { "\($0) \($0.message) \($0.hint ?? "")" } + [error.description, "\(error)"]
 
-        let valid = yaml.replacingOccurrences(of: "  broken: {connector: nope.v1, api_key: \"${secrets:openai}\"}\n", with: "")
-            .replacingOccurrences(of: ", context_window: \"${secrets:openai}\"", with: "")
-            .replacingOccurrences(of: "initial_delay: \"${secrets:hook}\", max_attempts: \"${secrets:proxy}\"", with: "max_attempts: 2")
-            .replacingOccurrences(of: "    events: [\"${secrets:mem}\"]\n", with: "")
-            .replacingOccurrences(of: ", port: \"${secrets:proxy}\", body_limit: \"${secrets:mem}\"", with: "")
+        let valid = yaml.replacingOccurrences(
+            of: "  broken: {connector: nope.v1, api_key: \"${secrets:openai}\"}\n", with: ""
+        )
+        .replacingOccurrences(of: ", context_window: \"${secrets:openai}\"", with: "")
+        .replacingOccurrences(
+            of: "initial_delay: \"${secrets:hook}\", max_attempts: \"${secrets:proxy}\"", with: "max_attempts: 2"
+        )
+        .replacingOccurrences(of: "    events: [\"${secrets:mem}\"]\n", with: "")
+        .replacingOccurrences(of: ", port: \"${secrets:proxy}\", body_limit: \"${secrets:mem}\"", with: "")
         let config = try ConfigurationLoader.parse(yaml: valid, environment: [:])
         #expect(config.providers[0].apiKey?.value == "sk-LEAK-1")
         #expect(config.providers[0].settings["custom_token"] == .string("mem-LEAK-4"))
-        #expect(config.observability.connectors[0].settings["headers"] == .object(["Authorization": .string("Bearer tok-LEAK-2")]))
+        #expect(
+            config.observability.connectors[0].settings["headers"]
+                == .object(["Authorization": .string("Bearer tok-LEAK-2")]))
         texts += [
             String(describing: config), String(reflecting: config), "\(config.providers)", "\(config.secrets)",
             "\(config.observability)", "\(config.proxy)", String(describing: config.providers[0].apiKey),

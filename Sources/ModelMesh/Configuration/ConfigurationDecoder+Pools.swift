@@ -44,7 +44,9 @@ extension ConfigurationDecoder {
         // The nested `rotation:` spelling first, so flat keys override it.
         if let rotation = mapping(map["rotation"]) {
             checkKeys(rotation, known: Self.rotationKeys, in: "rotation")
-            if let strategy = rotation.first("policy", "strategy") { pool.strategy = decodeStrategy(strategy) ?? pool.strategy }
+            if let strategy = rotation.first("policy", "strategy") {
+                pool.strategy = decodeStrategy(strategy) ?? pool.strategy
+            }
             decodeDeactivation(rotation["deactivation"], into: &pool.deactivation)
             decodeRecovery(rotation["recovery"], into: &pool.recovery)
             decodeRetry(rotation["retry"], into: &pool.retry)
@@ -84,7 +86,9 @@ extension ConfigurationDecoder {
             pool.models = members
         }
         if let field = map["providers"], let names = strings(field) {
-            for (name, element) in names { checkReference(name, to: "provider", in: providerIDs, at: element, pool: id) }
+            for (name, element) in names {
+                checkReference(name, to: "provider", in: providerIDs, at: element, pool: id)
+            }
             pool.providers = names.map(\.value)
         }
         if pool.capability == nil, pool.models == nil {
@@ -100,7 +104,9 @@ extension ConfigurationDecoder {
         return pool
     }
 
-    private mutating func checkReference(_ name: String, to kind: String, in known: [String], at entry: Entry, pool: String) {
+    private mutating func checkReference(
+        _ name: String, to kind: String, in known: [String], at entry: Entry, pool: String
+    ) {
         guard !known.contains(name) else { return }
         report(
             .undefinedReference, at: entry.path, "Pool '\(pool)' references unknown \(kind) '\(name)'",
@@ -156,7 +162,8 @@ extension ConfigurationDecoder {
         guard let map = mapping(entry) else { return }
         checkKeys(map, known: Self.retryKeys, in: "retry")
         retry.maxAttempts = int(map["max_attempts"], min: 1) ?? retry.maxAttempts
-        retry.backoff = choice(map["backoff"], BackoffKind.self, aliases: ["exponential": .exponentialJitter]) ?? retry.backoff
+        retry.backoff =
+            choice(map["backoff"], BackoffKind.self, aliases: ["exponential": .exponentialJitter]) ?? retry.backoff
         retry.initialDelay = duration(map["initial_delay"]) ?? retry.initialDelay
         retry.maxDelay = duration(map["max_delay"]) ?? retry.maxDelay
         retry.timeout = duration(map["timeout"]) ?? retry.timeout
@@ -207,7 +214,8 @@ extension ConfigurationDecoder {
         if let number = Double(value.trimmingCharacters(in: .whitespaces)), number.isFinite {
             if number < 0 {
                 report(
-                    .invalidValue, at: entry.path, "Must be >= 0, got \(raw)", hint: "Use 0 or a positive number of seconds",
+                    .invalidValue, at: entry.path, "Must be >= 0, got \(raw)",
+                    hint: "Use 0 or a positive number of seconds",
                     mark: entry.node.mark)
                 return nil
             }

@@ -58,7 +58,8 @@ extension ConfigurationDecoder {
         }
         map = map.removing(["id"])
 
-        var provider = ProviderConfiguration(id: id, connector: providerConnector(id: id, map: map, path: path, mark: mark))
+        var provider = ProviderConfiguration(
+            id: id, connector: providerConnector(id: id, map: map, path: path, mark: mark))
         provider.baseURL = string(map["base_url"])
         provider.timeout = duration(map["timeout"])
         provider.enabled = bool(map["enabled"]) ?? true
@@ -158,7 +159,8 @@ extension ConfigurationDecoder {
         if candidates.count == 1 { return candidates[0].id }
         report(
             .missingValue, at: entry.path, "Model '\(id)' has no provider",
-            hint: "Add `provider: <id>` naming one of: \(ids.isEmpty ? "(no providers defined)" : ids.joined(separator: ", "))",
+            hint:
+                "Add `provider: <id>` naming one of: \(ids.isEmpty ? "(no providers defined)" : ids.joined(separator: ", "))",
             mark: entry.keyMark)
         return ""
     }
@@ -169,12 +171,15 @@ extension ConfigurationDecoder {
         if let path = tree.canonicalPath(name) { return path }
         // The tree is open: any dotted path is a capability of its own.
         if name.contains("."), !name.hasPrefix("."), !name.hasSuffix("."), !name.contains("..") { return name }
-        let names = tree.aliases.keys.sorted() + tree.allLeaves.compactMap { $0.split(separator: ".").last.map(String.init) }
+        let names =
+            tree.aliases.keys.sorted() + tree.allLeaves.compactMap { $0.split(separator: ".").last.map(String.init) }
         report(
             .unknownCapability, at: entry.path, "Unknown capability '\(name)'",
             hint: NameSuggestion.hint(
                 for: name, in: names,
-                otherwise: "Use an alias (\(tree.aliases.keys.sorted().prefix(6).joined(separator: ", ")), ...) or a dotted path"),
+                otherwise:
+                    "Use an alias (\(tree.aliases.keys.sorted().prefix(6).joined(separator: ", ")), ...) or a dotted path"
+            ),
             mark: entry.node.mark)
         return nil
     }
@@ -221,7 +226,8 @@ extension ConfigurationDecoder {
             } else if !Self.ignoredFeatureNames.contains(flag.name) {
                 report(
                     .unknownKey, at: flag.entry.path, "Unknown feature '\(flag.name)'",
-                    hint: NameSuggestion.hint(for: flag.name, in: known, otherwise: "Known features: \(known.joined(separator: ", "))"),
+                    hint: NameSuggestion.hint(
+                        for: flag.name, in: known, otherwise: "Known features: \(known.joined(separator: ", "))"),
                     mark: flag.entry.keyMark)
             }
         }
@@ -240,7 +246,8 @@ extension ConfigurationDecoder {
             }
             return nil
         }
-        let input = perMillion(&self, million: ["input_per_1m", "input"], thousand: ["input_per_1k_tokens", "input_per_1k"])
+        let input = perMillion(
+            &self, million: ["input_per_1m", "input"], thousand: ["input_per_1k_tokens", "input_per_1k"])
         let output = perMillion(
             &self, million: ["output_per_1m", "output"], thousand: ["output_per_1k_tokens", "output_per_1k"])
         var pricing = ModelPricing(inputPerMillion: input ?? 0, outputPerMillion: output ?? 0)

@@ -69,7 +69,8 @@ extension ConfigurationDecoder {
                 let known = ConnectorID.secretStores.sorted()
                 report(
                     .unknownConnector, at: field.path, "Unknown secret store '\(name)'",
-                    hint: NameSuggestion.hint(for: id, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
+                    hint: NameSuggestion.hint(
+                        for: id, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
                     mark: field.node.mark)
                 result.store = id
             }
@@ -133,7 +134,8 @@ extension ConfigurationDecoder {
                 let known = ConnectorID.storageConnectors.sorted()
                 report(
                     .unknownConnector, at: field.path, "Unknown storage connector '\(name)'",
-                    hint: NameSuggestion.hint(for: id, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
+                    hint: NameSuggestion.hint(
+                        for: id, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
                     mark: field.node.mark)
             }
             result.connector = id
@@ -168,7 +170,8 @@ extension ConfigurationDecoder {
             let block = id.replacingOccurrences(of: "modelmesh.", with: "").replacingOccurrences(of: ".v1", with: "")
             if let nested = mapping(map[block]) { settings = settings.merging(nested) }
             if let config = mapping(map["config"]) { settings = settings.merging(config) }
-            receivers.append(.init(connector: id, events: eventFilter(map["events"]), settings: self.settings(settings)))
+            receivers.append(
+                .init(connector: id, events: eventFilter(map["events"]), settings: self.settings(settings)))
         }
         if let routing = mapping(map["routing"]) {
             receivers.append(connectorConfiguration(routing, defaultID: "modelmesh.console.v1", events: true))
@@ -229,7 +232,8 @@ extension ConfigurationDecoder {
             let known = ConnectorID.observabilityConnectors.sorted()
             report(
                 .unknownConnector, at: entry.path, "Unknown observability connector '\(name)'",
-                hint: NameSuggestion.hint(for: id, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
+                hint: NameSuggestion.hint(
+                    for: id, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
                 mark: entry.node.mark)
             return nil
         }
@@ -248,7 +252,10 @@ extension ConfigurationDecoder {
         }
         guard let names = strings(entry) else { return nil }
         var types: Set<EventType> = []
-        let known = EventType.allCases.map(\.rawValue) + ["rotation", "deactivation", "recovery", "health", "membership", "discovery"]
+        let known =
+            EventType.allCases.map(\.rawValue) + [
+                "rotation", "deactivation", "recovery", "health", "membership", "discovery",
+            ]
         for (name, element) in names {
             if name == "all" || name == "*" {
                 types.formUnion(EventType.allCases)
@@ -257,7 +264,8 @@ extension ConfigurationDecoder {
             } else {
                 report(
                     .invalidValue, at: element.path, "Unknown event type '\(name)'",
-                    hint: NameSuggestion.hint(for: name, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
+                    hint: NameSuggestion.hint(
+                        for: name, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
                     mark: element.node.mark)
             }
         }
@@ -275,10 +283,14 @@ extension ConfigurationDecoder {
             for item in items {
                 guard let itemMap = mapping(item.node, at: item.path) else { continue }
                 let id = string(itemMap["connector"]).map(ConnectorID.normalize)
-                if let sync = itemMap["sync"] { syncBlocks.append(sync) } else if id == "modelmesh.registry-sync.v1" {
+                if let sync = itemMap["sync"] {
+                    syncBlocks.append(sync)
+                } else if id == "modelmesh.registry-sync.v1" {
                     syncBlocks.append(item)
                 }
-                if let health = itemMap["health"] { healthBlocks.append(health) } else if id == "modelmesh.health-monitor.v1" {
+                if let health = itemMap["health"] {
+                    healthBlocks.append(health)
+                } else if id == "modelmesh.health-monitor.v1" {
                     healthBlocks.append(item)
                 }
             }

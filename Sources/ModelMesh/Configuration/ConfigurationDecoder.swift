@@ -45,7 +45,8 @@ struct ConfigurationDecoder {
         _ kind: ConfigurationIssue.Kind, at path: String, _ message: String, hint: String?, mark: Mark? = nil
     ) {
         collected.append(
-            ConfigurationIssue(kind: kind, path: path, message: message, hint: hint, line: mark?.line, column: mark?.column)
+            ConfigurationIssue(
+                kind: kind, path: path, message: message, hint: hint, line: mark?.line, column: mark?.column)
         )
     }
 
@@ -93,7 +94,8 @@ struct ConfigurationDecoder {
                 }
                 continue
             }
-            explicit.append(Entry(key: key.string, node: value, path: Self.path(path, key.string), keyMark: keyNode.mark))
+            explicit.append(
+                Entry(key: key.string, node: value, path: Self.path(path, key.string), keyMark: keyNode.mark))
         }
         for entry in explicit { result.set(entry) }
         return result
@@ -261,7 +263,8 @@ struct ConfigurationDecoder {
 
     mutating func reportInvalidDuration(_ raw: String, at entry: Entry) {
         report(
-            .invalidDuration, at: entry.path, "Invalid duration '\(raw)': expected \(DurationParser.syntax), e.g. '30s'",
+            .invalidDuration, at: entry.path,
+            "Invalid duration '\(raw)': expected \(DurationParser.syntax), e.g. '30s'",
             hint: "Use a number with a unit: 500ms, 30s, 5m, 1h, 1d (a bare number means seconds)",
             mark: entry.node.mark)
     }
@@ -303,7 +306,9 @@ struct ConfigurationDecoder {
     }
 
     /// A value from a fixed set, matched by raw value; underscores and hyphens are interchangeable.
-    mutating func choice<T: RawRepresentable & CaseIterable>(_ entry: Entry?, _ type: T.Type, aliases: [String: T] = [:])
+    mutating func choice<T: RawRepresentable & CaseIterable>(
+        _ entry: Entry?, _ type: T.Type, aliases: [String: T] = [:]
+    )
         -> T? where T.RawValue == String
     {
         guard let entry, let (raw, value) = scalar(entry) else { return nil }

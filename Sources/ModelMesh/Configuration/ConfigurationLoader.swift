@@ -94,7 +94,8 @@ public enum ConfigurationLoader {
                     hint: "Check the path, or run without a file to auto-detect providers from the environment")
             ])
         }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
             throw ConfigurationError(issues: [
                 .init(
                     kind: .fileNotFound, path: "", message: "Cannot read \(path) as UTF-8 text",
@@ -116,7 +117,8 @@ public enum ConfigurationLoader {
         case .reader(let problem, _, _, _):
             message += ": " + problem
         case .duplicatedKeysInMapping(let duplicates, let context):
-            message = "Duplicate key(s) " + duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ") + " in a mapping"
+            message =
+                "Duplicate key(s) " + duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ") + " in a mapping"
             mark = context.mark
         default:
             break

@@ -42,7 +42,8 @@ public enum ProviderAutoDetection {
             [
                 model("openai.gpt-4o", 128_000, 16_384, perMillion: (2.5, 10), [.toolCalling, .vision, .systemPrompt]),
                 model(
-                    "openai.gpt-4o-mini", 128_000, 16_384, perMillion: (0.15, 0.6), [.toolCalling, .vision, .systemPrompt]),
+                    "openai.gpt-4o-mini", 128_000, 16_384, perMillion: (0.15, 0.6),
+                    [.toolCalling, .vision, .systemPrompt]),
             ]),
         cloud(
             "anthropic", "ANTHROPIC_API_KEY", "anthropic.claude.v1",
@@ -75,11 +76,14 @@ public enum ProviderAutoDetection {
         cloud(
             "together", "TOGETHER_API_KEY", "together.api.v1",
             [model("together.meta-llama-3.1-8b-instruct-turbo", 131_072, 4096, [.systemPrompt])]),
-        cloud("openrouter", "OPENROUTER_API_KEY", "openrouter.gateway.v1", [model("openrouter.auto", 128_000, 4096, [.systemPrompt])]),
+        cloud(
+            "openrouter", "OPENROUTER_API_KEY", "openrouter.gateway.v1",
+            [model("openrouter.auto", 128_000, 4096, [.systemPrompt])]),
         cloud(
             "deepseek", "DEEPSEEK_API_KEY", "deepseek.api.v1",
             [model("deepseek.deepseek-chat", 64_000, 8192, perMillion: (0.14, 0.28), [.toolCalling, .systemPrompt])]),
-        cloud("xai", "XAI_API_KEY", "xai.grok.v1", [model("xai.grok-2", 128_000, 32_768, [.toolCalling, .systemPrompt])]),
+        cloud(
+            "xai", "XAI_API_KEY", "xai.grok.v1", [model("xai.grok-2", 128_000, 32_768, [.toolCalling, .systemPrompt])]),
         // Sonar answers chat completions grounded in web search.
         cloud(
             "perplexity", "PERPLEXITY_API_KEY", "perplexity.search.v1",
@@ -143,7 +147,8 @@ public enum ProviderAutoDetection {
     /// A chat model of `vendor.name`. Prices are USD per 1M tokens (the original lists them
     /// per 1K; they are written here already multiplied by 1000).
     private static func model(
-        _ id: String, _ contextWindow: Int, _ maxOutput: Int, perMillion: (Double, Double)? = nil, _ features: ModelFeatures,
+        _ id: String, _ contextWindow: Int, _ maxOutput: Int, perMillion: (Double, Double)? = nil,
+        _ features: ModelFeatures,
         extra: [String] = []
     ) -> ModelConfiguration {
         let provider = String(id.prefix { $0 != "." })
