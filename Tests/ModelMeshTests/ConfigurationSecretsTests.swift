@@ -140,6 +140,7 @@ import Testing
         #expect(issue?.path == "observability.routing.headers.Authorization")
         #expect(issue?.message == "Secret 'hook-token' not found in secret store modelmesh.env.v1")
         #expect(issue?.hint?.contains("hook-token") == true)
+        #expect(issue.map { "\($0) \($0.message) \($0.hint ?? "")" }?.contains("sk-present") == false)
     }
 
     @Test func missingEnvironmentVariable() {

@@ -75,7 +75,9 @@ struct ConfigurationDecoder {
         guard case .mapping(let mapping) = node else {
             report(
                 .wrongType, at: path, "Expected a mapping of keys to values, got \(Self.shape(of: node))",
-                hint: "Write it as `key: value` lines indented under '\(path.split(separator: ".").last ?? "")'",
+                hint: path.isEmpty
+                    ? "The file must be a mapping of sections such as `providers:`, `models:` and `pools:`"
+                    : "Write it as `key: value` lines indented under its key",
                 mark: node.mark)
             return nil
         }

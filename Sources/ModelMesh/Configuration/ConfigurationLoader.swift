@@ -3,7 +3,7 @@ import Yams
 
 /// Reads `modelmesh.yaml` into a ``MeshConfiguration``.
 ///
-/// Every problem in the file is collected in one pass — malformed YAML, unknown keys,
+/// Every problem in the file is collected in one pass and reported in file order — malformed YAML, unknown keys,
 /// connector IDs and strategies, references to undefined providers and models, bad
 /// durations and ranges, missing secrets — and reported together with its YAML path.
 ///
@@ -83,7 +83,15 @@ public enum ConfigurationLoader {
             store: nil, storeID: "modelmesh.env.v1", environment: environment, failOnMissing: true)
         var decoder = ConfigurationDecoder(interpolator: interpolator)
         let configuration = decoder.decodeDocument(root, storeOverride: secrets, environment: environment)
-        return (configuration, decoder.issues)
+        // File order reads best; issues without a position (a whole section) keep their place first.
+        let issues = decoder.issues.enumerated()
+            .sorted {
+                ($0.element.line ?? 0, $0.element.column ?? 0, $0.offset) < (
+                    $1.element.line ?? 0, $1.element.column ?? 0, $1.offset
+                )
+            }
+            .map(\.element)
+        return (configuration, issues)
     }
 
     private static func read(path: String) throws -> String {
