@@ -142,7 +142,9 @@ public final class Mesh: Sendable {
             pools: pools, modelRoutes: routes, models: models, connectors: connectorsByProvider,
             providerConfigs: Dictionary(uniqueKeysWithValues: enabledProviders.map { ($0.id, $0) }), tree: tree,
             emitter: emitter, ledger: ledger, clock: clock, jitter: jitter, statistics: stats,
-            requestLog: RequestLogSettings(level: configuration.observability.logLevel, secrets: secrets))
+            requestLog: RequestLogSettings(
+                level: configuration.observability.logLevel, secrets: secrets,
+                redact: configuration.observability.redactSecrets))
 
         for pool in pools where pool.configuration.recovery.announceOnStart {
             for model in pool.models {

@@ -89,9 +89,6 @@ extension Router {
     ) {
         let now = clock.now()
         let latency = now.timeIntervalSince(journey.start) * 1000
-        statistics.recordRequest(
-            model: model?.id, provider: model?.provider, pool: journey.pool.id, success: error == nil,
-            latencyMs: latency, tokensIn: usage?.promptTokens ?? 0, tokensOut: usage?.completionTokens ?? 0, cost: cost)
         var entry = RequestLogEntry(
             requestID: journey.requestID, timestamp: journey.start, poolID: journey.pool.id, modelID: model?.id,
             providerID: model?.provider, capability: journey.pool.capabilityPath,
@@ -102,7 +99,8 @@ extension Router {
             entry.prompt = prompt.map { Self.promptText($0) }
             entry.response = response
         }
-        emitter.log(requestLog.redact(entry))
+        statistics.record(entry)
+        emitter.log(requestLog.redactor.redact(entry))
     }
 
     func logFailure(journey: Journey, error: any Error, streaming: Bool, prompt: ChatCompletionRequest?) {
@@ -110,9 +108,6 @@ extension Router {
         let now = clock.now()
         let latency = now.timeIntervalSince(journey.start) * 1000
         let failed = meshError?.attempts.last ?? journey.attempts.last
-        statistics.recordRequest(
-            model: failed?.modelID, provider: failed?.providerID, pool: journey.pool.id, success: false,
-            latencyMs: latency, tokensIn: 0, tokensOut: 0, cost: 0)
         var entry = RequestLogEntry(
             requestID: journey.requestID, timestamp: journey.start, poolID: journey.pool.id, modelID: failed?.modelID,
             providerID: failed?.providerID, capability: journey.pool.capabilityPath,
@@ -120,7 +115,8 @@ extension Router {
             latencyMs: latency, error: meshError?.message ?? "\(error)",
             attempts: meshError?.attempts ?? journey.attempts)
         if requestLog.level > .metadata { entry.prompt = prompt.map { Self.promptText($0) } }
-        emitter.log(requestLog.redact(entry))
+        statistics.record(entry)
+        emitter.log(requestLog.redactor.redact(entry))
     }
 
     static func promptText(_ request: ChatCompletionRequest) -> String {

@@ -424,26 +424,11 @@ final class Router: Sendable {
 /// How request log entries are produced.
 struct RequestLogSettings: Sendable {
     var level: RequestLogLevel = .metadata
-    /// Secret values to mask wherever they appear.
-    var secrets: [String] = []
+    var redactor: RequestLogRedactor
 
-    func redact(_ entry: RequestLogEntry) -> RequestLogEntry {
-        var entry = entry
-        switch level {
-        case .metadata:
-            entry.prompt = nil
-            entry.response = nil
-        case .summary:
-            entry.prompt = entry.prompt.map { String($0.prefix(200)) }
-            entry.response = entry.response.map { String($0.prefix(200)) }
-        case .full: break
-        }
-        for secret in secrets where !secret.isEmpty {
-            entry.prompt = entry.prompt?.replacingOccurrences(of: secret, with: "***")
-            entry.response = entry.response?.replacingOccurrences(of: secret, with: "***")
-            entry.error = entry.error?.replacingOccurrences(of: secret, with: "***")
-        }
-        return entry
+    init(level: RequestLogLevel, secrets: [String], redact: Bool = true) {
+        self.level = level
+        redactor = RequestLogRedactor(level: level, knownSecrets: secrets, redactSecrets: redact)
     }
 }
 
