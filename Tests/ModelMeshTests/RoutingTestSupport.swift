@@ -31,6 +31,7 @@ struct MeshFixture {
         configure: (inout MeshConfiguration) -> Void = { _ in }
     ) throws {
         var config = MeshConfiguration()
+        config.observability.connectors = []
         var registry = ProviderRegistry()
         var mocks: [String: MockProvider] = [:]
         for (modelID, mock) in models {

@@ -28,16 +28,21 @@ public final class Mesh: Sendable {
     ///   - configuration: providers, models, pools and policies.
     ///   - providers: how to build each provider's connector.
     ///   - connectors: observability connectors to subscribe (besides those configured).
+    ///   - observability: how to build the connectors named in `configuration.observability`.
     ///   - strategies: rotation strategies by ID (the built-in eight by default).
     ///   - clock: the time source (inject a test clock to drive backoff and cooldowns).
     ///   - jitter: the backoff jitter factor source, in `0.5...1`.
     public init(
         configuration: MeshConfiguration, providers: ProviderRegistry = ProviderRegistry(),
-        connectors: [any ObservabilityConnector] = [], strategies: StrategyRegistry = .builtIn,
+        connectors: [any ObservabilityConnector] = [], observability: ObservabilityRegistry = .builtIn,
+        strategies: StrategyRegistry = .builtIn,
         clock: any MeshClock = SystemClock(), jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.5...1) }
     ) throws {
         self.configuration = configuration
         let emitter = EventEmitter()
+        for (connector, filter) in try observability.makeConnectors(for: configuration.observability) {
+            emitter.subscribe(connector, events: filter)
+        }
         for connector in connectors { emitter.subscribe(connector) }
         events = emitter
         let stats = StatisticsCollector(clock: clock)
@@ -152,6 +157,109 @@ public final class Mesh: Sendable {
                     RoutingEvent(
                         eventType: .modelActivated, timestamp: clock.now(), modelID: model.id,
                         providerID: model.provider, poolID: pool.id, metadata: ["trigger": "startup"]))
+            }
+        }
+    }
+
+    /// Builds a mesh from a YAML configuration file.
+    ///
+    /// - Parameter providers: connector factories; `ProviderRegistry.builtIn` from
+    ///   `ModelMeshProviders` knows every built-in vendor.
+    public convenience init(
+        configurationFile path: String, providers: ProviderRegistry, connectors: [any ObservabilityConnector] = [],
+        clock: any MeshClock = SystemClock()
+    ) throws {
+        try self.init(
+            configuration: try ConfigurationLoader.load(path: path), providers: providers, connectors: connectors,
+            clock: clock)
+    }
+
+    /// Builds a mesh from YAML text.
+    public convenience init(
+        yaml: String, providers: ProviderRegistry, connectors: [any ObservabilityConnector] = [],
+        clock: any MeshClock = SystemClock()
+    ) throws {
+        try self.init(
+            configuration: try ConfigurationLoader.parse(yaml: yaml), providers: providers, connectors: connectors,
+            clock: clock)
+    }
+
+    /// Builds a mesh from the API keys and local servers found in the environment
+    /// (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `OLLAMA_HOST`, ...), with one
+    /// `chat-completion` pool. Throws when nothing is detected.
+    public static func autodetected(
+        providers: ProviderRegistry, environment: [String: String] = ProcessInfo.processInfo.environment,
+        connectors: [any ObservabilityConnector] = []
+    ) throws -> Mesh {
+        guard let configuration = ProviderAutoDetection.configuration(environment: environment) else {
+            throw ModelMeshError(
+                .invalidRequest, "No provider detected in the environment",
+                hint: "Set an API key variable such as OPENAI_API_KEY or ANTHROPIC_API_KEY, or OLLAMA_HOST "
+                    + "for a local Ollama, or pass a configuration")
+        }
+        return try Mesh(configuration: configuration, providers: providers, connectors: connectors)
+    }
+
+    /// Runs the mesh's background work until the task is cancelled: the statistics
+    /// flusher, provider health probes (`discovery.health`), and background recovery
+    /// probes (`recovery.probe_interval`). The proxy runs this as a service; library users
+    /// may run it in a task of their own.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await self.statistics.run(
+                    every: self.configuration.observability.statisticsFlushInterval, emitter: self.events)
+            }
+            if configuration.discovery.healthEnabled {
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await self.router.clock.sleep(for: self.configuration.discovery.healthInterval) } catch {
+                            return
+                        }
+                        await self.probeProviders()
+                    }
+                }
+            }
+            let intervals = router.pools.compactMap(\.configuration.recovery.probeInterval)
+            if let interval = intervals.min() {
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await self.router.clock.sleep(for: interval) } catch { return }
+                        await self.probeStandbyModels()
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends one small request to every standby model whose cooldown has passed; a success
+    /// brings it back (`model_activated`, trigger `probe_success`), a failure extends its
+    /// cooldown.
+    public func probeStandbyModels() async {
+        let now = router.clock.now()
+        for pool in router.pools {
+            for status in pool.describeMembers(now: now) where status.probeDue {
+                guard let model = router.models[status.modelID], let connector = router.connectors[model.provider],
+                    pool.claimProbe(model.id, now: now)
+                else { continue }
+                let probe = ChatCompletionRequest(model: model.name, messages: [.user("ping")], maxTokens: 1)
+                let context = AttemptContext(
+                    requestID: Router.newRequestID(), deadline: now.adding(.seconds(30)), clock: router.clock)
+                let started = router.clock.now()
+                do {
+                    let result = try await connector.complete(
+                        probe, target: ModelTarget(modelID: model.id, wireName: model.name, providerID: model.provider),
+                        context: context)
+                    for t in pool.recordSuccess(
+                        model.id, latency: router.clock.now().timeIntervalSince(started),
+                        tokens: result.completion.usage?.totalTokens ?? 0, cost: 0, rateLimit: result.rateLimit,
+                        now: router.clock.now())
+                    {
+                        router.publish(t, model: model.id, provider: model.provider, pool: pool)
+                    }
+                } catch {
+                    router.recordFailure(model: model, pool: pool, error: ProviderError.classify(error))
+                }
             }
         }
     }
