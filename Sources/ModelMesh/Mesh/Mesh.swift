@@ -19,6 +19,8 @@ public final class Mesh: Sendable {
     public let statistics: StatisticsCollector
     /// Spend per scope.
     public let budget: BudgetLedger
+    /// Where state persists (nil: memory only).
+    let storage: (any StateStorage)?
     let router: Router
     let logger = Logger(label: "modelmesh.mesh")
 
@@ -32,11 +34,13 @@ public final class Mesh: Sendable {
     ///   - strategies: rotation strategies by ID (the built-in eight by default).
     ///   - clock: the time source (inject a test clock to drive backoff and cooldowns).
     ///   - jitter: the backoff jitter factor source, in `0.5...1`.
+    ///   - storage: where state persists; by default the one `configuration.storage` names.
     public init(
         configuration: MeshConfiguration, providers: ProviderRegistry = ProviderRegistry(),
         connectors: [any ObservabilityConnector] = [], observability: ObservabilityRegistry = .builtIn,
         strategies: StrategyRegistry = .builtIn,
-        clock: any MeshClock = SystemClock(), jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.5...1) }
+        clock: any MeshClock = SystemClock(), jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.5...1) },
+        storage: (any StateStorage)? = nil
     ) throws {
         self.configuration = configuration
         let emitter = EventEmitter()
@@ -151,6 +155,12 @@ public final class Mesh: Sendable {
                 level: configuration.observability.logLevel, secrets: secrets,
                 redact: configuration.observability.redactSecrets))
 
+        self.storage = storage ?? Self.makeStorage(configuration.storage)
+        do { try restoreState() } catch {
+            logger.warning(
+                "Saved state could not be read; starting fresh", metadata: ["error": "\(error)"])
+        }
+
         for pool in pools where pool.configuration.recovery.announceOnStart {
             for model in pool.models {
                 emitter.emit(
@@ -217,6 +227,20 @@ public final class Mesh: Sendable {
                             return
                         }
                         await self.probeProviders()
+                    }
+                }
+            }
+            let storageConfiguration = configuration.storage
+            if storage != nil, storageConfiguration.syncPolicy == .periodic || storageConfiguration.syncPolicy == .immediate {
+                // `immediate` saves every second: state changes reach disk promptly without
+                // putting file I/O on the routing path.
+                let interval = storageConfiguration.syncPolicy == .immediate ? .seconds(1) : storageConfiguration.syncInterval
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await self.router.clock.sleep(for: interval) } catch { return }
+                        do { try self.saveState() } catch {
+                            self.logger.error("Saving state failed", metadata: ["error": "\(error)"])
+                        }
                     }
                 }
             }
@@ -329,7 +353,7 @@ public final class Mesh: Sendable {
     public func routeEmbeddings(_ request: EmbeddingRequest, options: RoutingOptions = .init()) async throws
         -> Routed<EmbeddingResponse>
     {
-        if request.input.texts.isEmpty, case .tokens = request.input {} else if request.input.texts.isEmpty {
+        if case .texts(let list) = request.input, list.isEmpty {
             throw ModelMeshError(.invalidRequest, "'input' is empty", hint: "Send at least one string to embed")
         }
         return try await router.embed(request, options: options)
@@ -455,6 +479,9 @@ public final class Mesh: Sendable {
 
     /// Writes out buffered observability and releases provider connections.
     public func shutdown() async {
+        do { try saveState() } catch {
+            logger.error("Saving state at shutdown failed", metadata: ["error": "\(error)"])
+        }
         events.flush(statistics.snapshot())
         await events.shutdown()
         for connector in router.connectors.values { await connector.shutdown() }

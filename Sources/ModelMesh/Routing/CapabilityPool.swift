@@ -220,6 +220,22 @@ public final class CapabilityPool: Sendable {
         }
     }
 
+    /// Member states for storage.
+    func persistedMembers() -> [String: MeshStateSnapshot.Member] {
+        members.withLock { list in
+            Dictionary(list.map { ($0.model.id, $0.health.persisted) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    /// Restores member states saved by ``persistedMembers()``; unknown ids are ignored.
+    func restoreMembers(_ saved: [String: MeshStateSnapshot.Member]) {
+        members.withLock { list in
+            for i in list.indices {
+                if let state = saved[list[i].model.id] { list[i].health.restore(state) }
+            }
+        }
+    }
+
     /// Whether every member of `provider` in this pool is out for health reasons.
     func allFailing(provider: String) -> Bool? {
         members.withLock { list in

@@ -70,6 +70,21 @@ struct ModelHealth: Sendable {
 
     var errorRate: Double { window.isEmpty ? 0 : Double(windowFailures) / Double(window.count) }
 
+    /// The part of the state that survives a restart.
+    var persisted: MeshStateSnapshot.Member {
+        .init(state: state, reason: reason, cooldownUntil: cooldownUntil, cooldownLevel: cooldownLevel,
+            deactivatedAt: deactivatedAt)
+    }
+
+    /// Restores a persisted state (counters start afresh).
+    mutating func restore(_ saved: MeshStateSnapshot.Member) {
+        state = saved.state
+        reason = saved.reason
+        cooldownUntil = saved.cooldownUntil
+        cooldownLevel = saved.cooldownLevel
+        deactivatedAt = saved.deactivatedAt
+    }
+
     /// Whether a request may be sent now: active, or due for a half-open probe that nobody
     /// else is running.
     func admission(at now: Date) -> Admission {

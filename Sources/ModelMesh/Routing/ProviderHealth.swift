@@ -96,6 +96,15 @@ final class ProviderHealth: Sendable {
         }
     }
 
+    /// Restores a saved deactivation.
+    func restore(_ reason: ProviderDeactivationReason) {
+        state.withLock { s in
+            s.deactivation = reason
+            s.score = min(s.score, 0.4)
+            s.band = ProviderHealthBand(score: s.score)
+        }
+    }
+
     /// Brings the provider back; false when it was not out.
     func recover() -> Bool {
         state.withLock { s in
