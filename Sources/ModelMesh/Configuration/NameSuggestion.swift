@@ -11,6 +11,20 @@ enum NameSuggestion {
         return best?.name
     }
 
+    /// Up to `limit` candidates close to `name` (by edit distance, or containing it), nearest first.
+    static func ranked(to name: String, in candidates: [String], limit: Int = 3) -> [String] {
+        let threshold = max(2, name.count / 3)
+        var scored: [(name: String, distance: Int)] = []
+        for candidate in Set(candidates) {
+            let distance = editDistance(name.lowercased(), candidate.lowercased())
+            if distance <= threshold || candidate.contains(name) || name.contains(candidate) {
+                scored.append((candidate, distance))
+            }
+        }
+        scored.sort { a, b in a.distance == b.distance ? a.name < b.name : a.distance < b.distance }
+        return scored.prefix(limit).map(\.name)
+    }
+
     /// `Did you mean 'x'?`, or `fallback` when nothing is close.
     static func hint<S: Sequence>(for name: String, in candidates: S, otherwise fallback: String) -> String
     where S.Element == String {

@@ -419,7 +419,7 @@ public final class Mesh: Sendable {
         guard router.models[model] != nil else {
             throw ModelMeshError(
                 .modelNotFound, "Unknown model '\(model)'",
-                suggestions: NameSuggestions.nearest(to: model, in: Array(router.models.keys)))
+                suggestions: NameSuggestion.ranked(to: model, in: Array(router.models.keys)))
         }
         if let pool {
             guard let p = router.poolsByID[pool] else { throw ModelMeshError(.modelNotFound, "Unknown pool '\(pool)'") }

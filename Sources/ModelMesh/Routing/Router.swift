@@ -72,7 +72,7 @@ final class Router: Sendable {
         if models[name] != nil, let home = pools.first(where: { $0.contains(name) }) { return (home, name) }
         if let route = modelRoutes[name] { return (route, nil) }
         let known = Array(poolsByID.keys) + Array(modelRoutes.keys) + Array(tree.aliases.keys)
-        let nearest = NameSuggestions.nearest(to: name, in: known)
+        let nearest = NameSuggestion.ranked(to: name, in: known)
         throw ModelMeshError(
             .modelNotFound, "The model '\(name)' does not exist: it is not a pool, a capability or a model id",
             hint: nearest.isEmpty
@@ -432,30 +432,3 @@ struct RequestLogSettings: Sendable {
     }
 }
 
-/// Nearest names by edit distance, for "did you mean" hints.
-enum NameSuggestions {
-    static func nearest(to name: String, in candidates: [String], limit: Int = 3) -> [String] {
-        let scored = Set(candidates).map { ($0, distance(name.lowercased(), $0.lowercased())) }
-        let threshold = max(2, name.count / 3)
-        return scored.filter { $0.1 <= threshold || $0.0.contains(name) || name.contains($0.0) }
-            .sorted { $0.1 == $1.1 ? $0.0 < $1.0 : $0.1 < $1.1 }
-            .prefix(limit).map(\.0)
-    }
-
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a)
-        let b = Array(b)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = previous
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
-    }
-}
