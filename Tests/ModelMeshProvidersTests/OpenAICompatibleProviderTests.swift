@@ -361,6 +361,37 @@ struct OpenAICompatibleProviderTests {
         }
     }
 
+    @Test("Cancelling a waiting request is .cancelled and closes the upstream connection")
+    func cancelWaitingRequest() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(.silence, for: "/v1/chat/completions")
+            let provider = try h.provider(timeout: .seconds(30))
+            let call = Task {
+                try await provider.complete(Harness.request(), target: Harness.target, context: Harness.context())
+            }
+            try await withTimeLimit { await h.fake.waitForRequests(1) }
+            call.cancel()
+            let error = try await #require(throws: ProviderError.self) { try await call.value }
+            #expect(error.errorClass == .cancelled)
+            try await withTimeLimit { await h.fake.waitForAbortedResponses(1) }
+        }
+    }
+
+    @Test("A complete answer whose body stalls after the head is a timeout")
+    func bodyStallAfterHead() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(.sse([.raw(#"{"id":"x","#)], ending: .stall), for: "/v1/chat/completions")
+            let started = ContinuousClock.now
+            let error = try await #require(throws: ProviderError.self) {
+                try await h.provider(timeout: .milliseconds(300)).complete(
+                    Harness.request(), target: Harness.target, context: Harness.context())
+            }
+            #expect(error.errorClass == .timeout)
+            #expect(ContinuousClock.now - started < .seconds(2))
+            try await withTimeLimit { await h.fake.waitForAbortedResponses(1) }
+        }
+    }
+
     @Test("A stream whose head is slower than the deadline is a timeout")
     func slowStreamHead() async throws {
         try await Harness.run { h in

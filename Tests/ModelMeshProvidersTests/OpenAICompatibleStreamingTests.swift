@@ -104,8 +104,8 @@ struct OpenAICompatibleStreamingTests {
                 for: "/v1/chat/completions")
             let provider = try h.provider(timeout: .seconds(5), streamIdleTimeout: .milliseconds(200))
             let started = ContinuousClock.now
-            let (chunks, error) = await drain(
-                try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            let stream = try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context())
+            let (chunks, error) = try await withTimeLimit { await drain(stream) }
             let elapsed = ContinuousClock.now - started
             #expect(text(of: chunks) == "ab")
             #expect((error as? ProviderError)?.errorClass == .timeout)

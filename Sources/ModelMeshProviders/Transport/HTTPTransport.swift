@@ -49,10 +49,11 @@ public final class HTTPTransport: Sendable {
         pool.idleTimeout = TimeAmount(configuration.idleConnectionTimeout)
         // Fail a refused connection at once instead of retrying it until the connect timeout.
         pool.retryConnectionEstablishment = false
+        // No decompression: compressed event streams would be buffered, and answers are small.
         var clientConfiguration = HTTPClient.Configuration(
             timeout: .init(connect: TimeAmount(configuration.connectTimeout)),
             connectionPool: pool,
-            decompression: .enabled(limit: .ratio(100)))
+            decompression: .disabled)
         // Upstream redirects are not followed: a POST must not silently change endpoints.
         clientConfiguration.redirectConfiguration = .disallow
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
@@ -222,8 +223,22 @@ extension HTTPTransport {
                 return self.makeResponse(status: status, headers: response.headers, body: body, request: request)
             }
         } catch {
-            throw request.redact(Self.classifyTransportError(error, afterHead: false, budget: budget))
+            throw failed(request, Self.classifyTransportError(error, afterHead: false, budget: budget))
         }
+    }
+
+    /// Logs a transport failure (no headers, URL and message scrubbed) and returns it scrubbed.
+    private func failed(_ request: UpstreamRequest, _ error: ProviderError) -> ProviderError {
+        let error = request.redact(error)
+        if error.errorClass != .cancelled {
+            logger.debug(
+                "Upstream request failed",
+                metadata: [
+                    "url": "\(request.redact(request.url))", "class": "\(error.errorClass.rawValue)",
+                    "message": "\(error.message)",
+                ])
+        }
+        return error
     }
 
     /// Sends `request` and returns once the response head arrived (within `headBudget`);
@@ -247,7 +262,7 @@ extension HTTPTransport {
         do {
             response = try await client.execute(httpRequest, deadline: .now() + TimeAmount(headBudget))
         } catch {
-            throw request.redact(Self.classifyTransportError(error, afterHead: false, budget: headBudget))
+            throw failed(request, Self.classifyTransportError(error, afterHead: false, budget: headBudget))
         }
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
