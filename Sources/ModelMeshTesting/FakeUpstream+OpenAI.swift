@@ -13,7 +13,9 @@ extension FakeResponse {
         let message = ChatMessage(role: "assistant", content: content.map { .text($0) }, toolCalls: toolCalls)
         let completion = ChatCompletion(
             id: "chatcmpl-fake", created: 1_768_478_400, model: model,
-            choices: [.init(message: message, finishReason: finishReason ?? (toolCalls == nil ? "stop" : "tool_calls"))],
+            choices: [
+                .init(message: message, finishReason: finishReason ?? (toolCalls == nil ? "stop" : "tool_calls"))
+            ],
             usage: usage)
         return .json(encoding: completion, headers: headers)
     }
@@ -34,7 +36,8 @@ extension FakeResponse {
         status: Int, message: String, type: String? = nil, code: String? = nil, param: String? = nil,
         headers: [(name: String, value: String)] = []
     ) -> FakeResponse {
-        .json(encoding: FakeOpenAI.errorBody(message: message, type: type, code: code, param: param), status: status,
+        .json(
+            encoding: FakeOpenAI.errorBody(message: message, type: type, code: code, param: param), status: status,
             headers: headers)
     }
 

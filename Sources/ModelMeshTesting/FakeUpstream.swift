@@ -172,7 +172,9 @@ final class FakeUpstreamCore: Sendable {
 
     func enqueue(_ responses: [FakeResponse], for path: String?) {
         state.withLock { state in
-            if let path { state.queues[path, default: []].append(contentsOf: responses) } else {
+            if let path {
+                state.queues[path, default: []].append(contentsOf: responses)
+            } else {
                 state.anyPathQueue.append(contentsOf: responses)
             }
         }

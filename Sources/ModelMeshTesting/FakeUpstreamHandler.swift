@@ -74,8 +74,11 @@ final class FakeUpstreamHandler: ChannelInboundHandler {
         switch response.body {
         case .bytes(let bytes):
             headers.replaceOrAdd(name: "content-length", value: String(bytes.count))
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+                promise: nil)
+            context.write(
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
             finish(context: context)
         case .stream(let events, let ending):
             headers.remove(name: "content-length")
@@ -106,7 +109,8 @@ final class FakeUpstreamHandler: ChannelInboundHandler {
         switch ending {
         case .done:
             let done = FakeStreamEvent.done.bytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: done)))), promise: nil)
+            context.write(
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: done)))), promise: nil)
             finish(context: context)
         case .finish:
             finish(context: context)

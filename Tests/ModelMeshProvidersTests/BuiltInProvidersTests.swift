@@ -58,9 +58,11 @@ struct BuiltInProvidersTests {
                 ProviderConfiguration(id: "bad", connector: "openai.llm.v1", baseURL: "localhost:8000"),
                 transport: transport)
         }
-        let custom = try BuiltInProviders.make(
-            ProviderConfiguration(id: "custom", connector: "openai-compatible.llm.v1", baseURL: "http://10.0.0.5:9000"),
-            transport: transport) as? OpenAICompatibleProvider
+        let custom =
+            try BuiltInProviders.make(
+                ProviderConfiguration(
+                    id: "custom", connector: "openai-compatible.llm.v1", baseURL: "http://10.0.0.5:9000"),
+                transport: transport) as? OpenAICompatibleProvider
         try await transport.shutdown()
         #expect(missing?.code == "missing_base_url")
         #expect(missing?.providerID == "custom")
@@ -73,7 +75,8 @@ struct BuiltInProvidersTests {
         let gpt4o = try #require(BuiltInProviders.defaultPricing(connector: "openai.llm.v1", wireName: "gpt-4o"))
         #expect(gpt4o.inputPerMillion == 2.5)
         #expect(gpt4o.outputPerMillion == 10)
-        let deepseek = try #require(BuiltInProviders.defaultPricing(connector: "deepseek.api.v1", wireName: "deepseek-chat"))
+        let deepseek = try #require(
+            BuiltInProviders.defaultPricing(connector: "deepseek.api.v1", wireName: "deepseek-chat"))
         #expect(abs(deepseek.cost(inputTokens: 1_000_000, outputTokens: 1_000_000) - 0.42) < 1e-12)
         #expect(BuiltInProviders.defaultPricing(connector: "openai.llm.v1", wireName: "gpt-unknown") == nil)
         #expect(BuiltInProviders.defaultPricing(connector: "acme.v1", wireName: "gpt-4o") == nil)

@@ -11,7 +11,8 @@ struct OpenAICompatibleProviderTests {
     @Test("A plain answer: path, bearer, model rewritten, unknown fields and tools passed through")
     func plainAnswer() async throws {
         try await Harness.run { h in
-            h.fake.enqueue(.openAIChatCompletion(content: "Hi there", model: "gpt-4o-2024-08-06"), for: "/v1/chat/completions")
+            h.fake.enqueue(
+                .openAIChatCompletion(content: "Hi there", model: "gpt-4o-2024-08-06"), for: "/v1/chat/completions")
             let provider = try h.provider()
             let weather = Tool(
                 function: .init(
@@ -104,7 +105,9 @@ struct OpenAICompatibleProviderTests {
     func lenientCompletion() async throws {
         try await Harness.run { h in
             h.fake.enqueue(
-                .json(#"{"choices":[{"index":0,"message":{"role":"assistant","content":"local"},"finish_reason":"stop"}]}"#),
+                .json(
+                    #"{"choices":[{"index":0,"message":{"role":"assistant","content":"local"},"finish_reason":"stop"}]}"#
+                ),
                 for: "/v1/chat/completions")
             let answer = try await h.provider(connector: "ollama.local.v1", apiKey: nil).complete(
                 Harness.request(), target: Harness.target, context: Harness.context())
@@ -165,7 +168,8 @@ struct OpenAICompatibleProviderTests {
             name: "400 context length",
             response: .openAIError(
                 status: 400,
-                message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.",
+                message:
+                    "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.",
                 type: "invalid_request_error", code: "context_length_exceeded", param: "messages"),
             expected: .contextLength, status: 400),
         ErrorCase(
@@ -181,7 +185,8 @@ struct OpenAICompatibleProviderTests {
         ErrorCase(
             name: "400 content filter",
             response: .openAIError(
-                status: 400, message: "The response was filtered", type: "invalid_request_error", code: "content_filter"),
+                status: 400, message: "The response was filtered", type: "invalid_request_error", code: "content_filter"
+            ),
             expected: .contentPolicy, status: 400),
         ErrorCase(
             name: "400 other",
@@ -197,7 +202,8 @@ struct OpenAICompatibleProviderTests {
                 type: "insufficient_quota", code: "insufficient_quota"), expected: .quotaExhausted, status: 429),
         ErrorCase(
             name: "500",
-            response: .openAIError(status: 500, message: "The server had an error while processing your request.", type: "server_error"),
+            response: .openAIError(
+                status: 500, message: "The server had an error while processing your request.", type: "server_error"),
             expected: .serverError, status: 500),
         ErrorCase(
             name: "503 plain text", response: .text("Service Unavailable", status: 503), expected: .serverError,
@@ -350,13 +356,16 @@ struct OpenAICompatibleProviderTests {
     func slowFirstByte() async throws {
         try await Harness.run { h in
             h.fake.enqueue(.openAIChatCompletion().delayingHead(by: .milliseconds(1500)), for: "/v1/chat/completions")
-            h.fake.enqueue(.openAIChatCompletion(content: "late but fine").delayingHead(by: .milliseconds(50)), for: "/v1/chat/completions")
+            h.fake.enqueue(
+                .openAIChatCompletion(content: "late but fine").delayingHead(by: .milliseconds(50)),
+                for: "/v1/chat/completions")
             let provider = try h.provider(timeout: .milliseconds(500))
             let error = try await #require(throws: ProviderError.self) {
                 try await provider.complete(Harness.request(), target: Harness.target, context: Harness.context())
             }
             #expect(error.errorClass == .timeout)
-            let answer = try await provider.complete(Harness.request(), target: Harness.target, context: Harness.context())
+            let answer = try await provider.complete(
+                Harness.request(), target: Harness.target, context: Harness.context())
             #expect(answer.completion.text == "late but fine")
         }
     }
@@ -395,7 +404,8 @@ struct OpenAICompatibleProviderTests {
     @Test("A stream whose head is slower than the deadline is a timeout")
     func slowStreamHead() async throws {
         try await Harness.run { h in
-            h.fake.enqueue(.openAIStream(pieces: ["x"]).delayingHead(by: .milliseconds(600)), for: "/v1/chat/completions")
+            h.fake.enqueue(
+                .openAIStream(pieces: ["x"]).delayingHead(by: .milliseconds(600)), for: "/v1/chat/completions")
             let error = try await #require(throws: ProviderError.self) {
                 try await h.provider(timeout: .milliseconds(200)).stream(
                     Harness.request(), target: Harness.target, context: Harness.context())
@@ -409,17 +419,21 @@ struct OpenAICompatibleProviderTests {
     @Test("The API key never appears in an error, even when the upstream echoes it")
     func keyNeverInErrors() async throws {
         try await Harness.run { h in
-            let echo = "Incorrect API key provided: \(Harness.apiKey). You can find your API key at https://example.com."
-            h.fake.enqueue(.openAIError(status: 401, message: echo, code: "invalid_api_key"), for: "/v1/chat/completions")
+            let echo =
+                "Incorrect API key provided: \(Harness.apiKey). You can find your API key at https://example.com."
+            h.fake.enqueue(
+                .openAIError(status: 401, message: echo, code: "invalid_api_key"), for: "/v1/chat/completions")
             h.fake.enqueue(.text("bad key \(Harness.apiKey)", status: 500), for: "/v1/chat/completions")
-            h.fake.enqueue(.sse([.openAIError(message: "stream failed for \(Harness.apiKey)")]), for: "/v1/chat/completions")
+            h.fake.enqueue(
+                .sse([.openAIError(message: "stream failed for \(Harness.apiKey)")]), for: "/v1/chat/completions")
             h.fake.enqueue(.resetConnection, for: "/v1/chat/completions")
             h.fake.enqueue(.silence, for: "/v1/chat/completions")
             let provider = try h.provider()
             var errors: [any Error] = []
             for _ in 0..<2 {
                 do {
-                    _ = try await provider.complete(Harness.request(), target: Harness.target, context: Harness.context())
+                    _ = try await provider.complete(
+                        Harness.request(), target: Harness.target, context: Harness.context())
                 } catch { errors.append(error) }
             }
             let streamed = await drain(
@@ -428,18 +442,22 @@ struct OpenAICompatibleProviderTests {
             let impatient = try h.provider(timeout: .milliseconds(200))
             for _ in 0..<2 {
                 do {
-                    _ = try await impatient.complete(Harness.request(), target: Harness.target, context: Harness.context())
+                    _ = try await impatient.complete(
+                        Harness.request(), target: Harness.target, context: Harness.context())
                 } catch { errors.append(error) }
             }
             #expect(errors.count == 5)
             for error in errors {
-                for rendering in [String(describing: error), String(reflecting: error), "\(error)", error.localizedDescription] {
+                for rendering in [
+                    String(describing: error), String(reflecting: error), "\(error)", error.localizedDescription,
+                ] {
                     #expect(!rendering.contains(Harness.apiKey), "key leaked in: \(rendering)")
                 }
             }
-            #expect(errors.map { ($0 as? ProviderError)?.errorClass } == [
-                .authentication, .serverError, .serverError, .connection, .timeout,
-            ])
+            #expect(
+                errors.map { ($0 as? ProviderError)?.errorClass } == [
+                    .authentication, .serverError, .serverError, .connection, .timeout,
+                ])
             #expect(String(describing: errors[0]).contains("<redacted>"))
             #expect(!String(describing: provider).contains(Harness.apiKey))
             #expect(!String(reflecting: provider).contains(Harness.apiKey))
@@ -466,7 +484,8 @@ struct OpenAICompatibleProviderTests {
             #expect(h.fake.lastRequest?.path == "/openai/v1/chat/completions")
 
             let perplexityStyle = try h.provider(baseURL: h.fake.url("/api"))
-            _ = try await perplexityStyle.complete(Harness.request(), target: Harness.target, context: Harness.context())
+            _ = try await perplexityStyle.complete(
+                Harness.request(), target: Harness.target, context: Harness.context())
             #expect(h.fake.lastRequest?.path == "/api/chat/completions")
         }
     }
@@ -533,10 +552,13 @@ struct OpenAICompatibleProviderTests {
             // 1.0 and -2.0 as little-endian float32.
             let base64 = Data([0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0]).base64EncodedString()
             h.fake.enqueue(
-                .json(#"{"object":"list","model":"e","data":[{"object":"embedding","index":0,"embedding":"\#(base64)"}]}"#),
+                .json(
+                    #"{"object":"list","model":"e","data":[{"object":"embedding","index":0,"embedding":"\#(base64)"}]}"#
+                ),
                 for: "/v1/embeddings")
             let provider = try h.provider()
-            let target = ModelTarget(modelID: "openai.text-embedding-3-small", wireName: "text-embedding-3-small", providerID: "openai")
+            let target = ModelTarget(
+                modelID: "openai.text-embedding-3-small", wireName: "text-embedding-3-small", providerID: "openai")
             let result = try await provider.embed(
                 EmbeddingRequest(model: "embeddings-pool", input: .texts(["a", "b"]), dimensions: 2),
                 target: target, context: Harness.context())
@@ -558,7 +580,8 @@ struct OpenAICompatibleProviderTests {
     @Test("Embedding errors are classified like chat errors")
     func embeddingError() async throws {
         try await Harness.run { h in
-            h.fake.enqueue(.openAIError(status: 401, message: "bad key", code: "invalid_api_key"), for: "/v1/embeddings")
+            h.fake.enqueue(
+                .openAIError(status: 401, message: "bad key", code: "invalid_api_key"), for: "/v1/embeddings")
             let error = try await #require(throws: ProviderError.self) {
                 try await h.provider().embed(
                     EmbeddingRequest(model: "e", input: .text("a")), target: Harness.target, context: Harness.context())
@@ -575,13 +598,15 @@ struct OpenAICompatibleProviderTests {
                     #"{"object":"list","data":[{"id":"gpt-4o","object":"model","owned_by":"openai"},{"id":"llama3","object":"model","owned_by":"library","context_length":8192}]}"#
                 ), for: "/v1/models")
             h.fake.enqueue(.json(#"{"object":"list","data":[]}"#), for: "/v1/models")
-            h.fake.enqueue(.openAIError(status: 401, message: "Invalid key", code: "invalid_api_key"), for: "/v1/models")
+            h.fake.enqueue(
+                .openAIError(status: 401, message: "Invalid key", code: "invalid_api_key"), for: "/v1/models")
             let provider = try h.provider()
             let models = try await provider.listModels()
-            #expect(models == [
-                ProviderModelInfo(id: "gpt-4o", ownedBy: "openai"),
-                ProviderModelInfo(id: "llama3", ownedBy: "library", contextWindow: 8192),
-            ])
+            #expect(
+                models == [
+                    ProviderModelInfo(id: "gpt-4o", ownedBy: "openai"),
+                    ProviderModelInfo(id: "llama3", ownedBy: "library", contextWindow: 8192),
+                ])
             #expect(h.fake.lastRequest?.method == "GET")
             #expect(h.fake.lastRequest?.header("authorization") == "Bearer \(Harness.apiKey)")
             try await provider.healthCheck()

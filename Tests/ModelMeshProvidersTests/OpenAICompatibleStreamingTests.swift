@@ -10,7 +10,8 @@ struct OpenAICompatibleStreamingTests {
     func streamedAnswer() async throws {
         try await Harness.run { h in
             h.fake.enqueue(
-                .openAIStream(pieces: ["Hel", "lo", ", ", "world"], usage: Usage(promptTokens: 12, completionTokens: 4)),
+                .openAIStream(
+                    pieces: ["Hel", "lo", ", ", "world"], usage: Usage(promptTokens: 12, completionTokens: 4)),
                 for: "/v1/chat/completions")
             var request = Harness.request()
             request.extra["seed"] = 7
@@ -55,9 +56,15 @@ struct OpenAICompatibleStreamingTests {
                     [
                         .openAIChunk(
                             role: "assistant",
-                            toolCalls: [ToolCall(index: 0, id: "call_1", function: .init(name: "get_weather", arguments: ""))]),
-                        .openAIChunk(toolCalls: [ToolCall(index: 0, id: nil, type: nil, function: .init(name: nil, arguments: #"{"city":"#))]),
-                        .openAIChunk(toolCalls: [ToolCall(index: 0, id: nil, type: nil, function: .init(name: nil, arguments: #""Oslo"}"#))]),
+                            toolCalls: [
+                                ToolCall(index: 0, id: "call_1", function: .init(name: "get_weather", arguments: ""))
+                            ]),
+                        .openAIChunk(toolCalls: [
+                            ToolCall(index: 0, id: nil, type: nil, function: .init(name: nil, arguments: #"{"city":"#))
+                        ]),
+                        .openAIChunk(toolCalls: [
+                            ToolCall(index: 0, id: nil, type: nil, function: .init(name: nil, arguments: #""Oslo"}"#))
+                        ]),
                         .openAIChunk(finishReason: "tool_calls"),
                     ], ending: .done), for: "/v1/chat/completions")
             let (chunks, error) = await drain(
@@ -104,7 +111,8 @@ struct OpenAICompatibleStreamingTests {
                 for: "/v1/chat/completions")
             let provider = try h.provider(timeout: .seconds(5), streamIdleTimeout: .milliseconds(200))
             let started = ContinuousClock.now
-            let stream = try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context())
+            let stream = try await provider.stream(
+                Harness.request(), target: Harness.target, context: Harness.context())
             let (chunks, error) = try await withTimeLimit { await drain(stream) }
             let elapsed = ContinuousClock.now - started
             #expect(text(of: chunks) == "ab")
@@ -148,7 +156,8 @@ struct OpenAICompatibleStreamingTests {
     @Test("Events split across writes and CRLF line endings are parsed")
     func splitAndCRLFEvents() async throws {
         try await Harness.run { h in
-            let chunk = #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"split"},"finish_reason":null}]}"#
+            let chunk =
+                #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"split"},"finish_reason":null}]}"#
             h.fake.enqueue(
                 .sse(
                     [
@@ -168,7 +177,8 @@ struct OpenAICompatibleStreamingTests {
     func inBandError() async throws {
         try await Harness.run { h in
             var events = Array(FakeStreamEvent.openAIChunks(pieces: ["a"], usage: nil).prefix(2))
-            events.append(.openAIError(message: "The server had an error while processing your request.", type: "server_error"))
+            events.append(
+                .openAIError(message: "The server had an error while processing your request.", type: "server_error"))
             h.fake.enqueue(.sse(events, ending: .done), for: "/v1/chat/completions")
             h.fake.enqueue(
                 .sse([.data(#"{"error":{"message":"Rate limit exceeded upstream","code":429}}"#)], ending: .finish),
@@ -194,7 +204,8 @@ struct OpenAICompatibleStreamingTests {
                 .sse(FakeStreamEvent.openAIChunks(pieces: ["first"], usage: nil), ending: .stall),
                 for: "/v1/chat/completions")
             let provider = try h.provider(streamIdleTimeout: .seconds(30))
-            let stream = try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context())
+            let stream = try await provider.stream(
+                Harness.request(), target: Harness.target, context: Harness.context())
             let (firstChunk, firstChunkContinuation) = AsyncStream<Void>.makeStream()
             let consumer = Task {
                 var received = 0
@@ -220,7 +231,8 @@ struct OpenAICompatibleStreamingTests {
             h.fake.enqueue(.sse([.openAIChunk(content: "x")], ending: .stall), for: "/v1/chat/completions")
             let provider = try h.provider(streamIdleTimeout: .seconds(30))
             do {
-                let stream = try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context())
+                let stream = try await provider.stream(
+                    Harness.request(), target: Harness.target, context: Harness.context())
                 var iterator = stream.chunks.makeAsyncIterator()
                 _ = try await iterator.next()
             }
@@ -239,7 +251,8 @@ struct OpenAICompatibleStreamingTests {
                 for _ in 0..<count {
                     group.addTask {
                         let (chunks, error) = await drain(
-                            try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context()))
+                            try await provider.stream(
+                                Harness.request(), target: Harness.target, context: Harness.context()))
                         if let error { throw error }
                         return text(of: chunks)
                     }

@@ -75,7 +75,8 @@ struct RateLimitHeadersTests {
         #expect(
             RateLimitHeaders.retryAfter(["retry-after": "Thu, 15 Jan 2026 12:01:00 GMT"], now: now) == .seconds(60))
         #expect(RateLimitHeaders.retryAfter(["retry-after": "Thu, 15 Jan 2026 11:00:00 GMT"], now: now) == .zero)
-        #expect(RateLimitHeaders.retryAfter(["retry-after-ms": "250", "retry-after": "1"], now: now) == .milliseconds(250))
+        #expect(
+            RateLimitHeaders.retryAfter(["retry-after-ms": "250", "retry-after": "1"], now: now) == .milliseconds(250))
         #expect(RateLimitHeaders.retryAfter(["retry-after": "soon"], now: now) == nil)
         #expect(RateLimitHeaders.retryAfter([:], now: now) == nil)
     }

@@ -19,9 +19,10 @@ struct SSEParserTests {
 
     @Test("CRLF and lone CR line endings")
     func lineEndings() throws {
-        #expect(try parseAll(["data: a\r\n\r\ndata: b\r\rdata: c\n\n"]) == [
-            SSEEvent(data: "a"), SSEEvent(data: "b"), SSEEvent(data: "c"),
-        ])
+        #expect(
+            try parseAll(["data: a\r\n\r\ndata: b\r\rdata: c\n\n"]) == [
+                SSEEvent(data: "a"), SSEEvent(data: "b"), SSEEvent(data: "c"),
+            ])
     }
 
     @Test("A CRLF split across buffers is one line ending")

@@ -168,7 +168,8 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
             throw upstream.redact(
                 ProviderError(
                     .serverError, status: response.status,
-                    message: "The upstream answered with an undecodable embeddings body: \(response.bodyText.prefix(200))",
+                    message:
+                        "The upstream answered with an undecodable embeddings body: \(response.bodyText.prefix(200))",
                     rateLimit: response.rateLimit))
         }
         return ProviderEmbedding(response: embeddings, rateLimit: response.rateLimit)
@@ -183,7 +184,8 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
         }
         return data.compactMap { entry in
             guard let id = entry["id"]?.stringValue else { return nil }
-            let window = entry["context_length"]?.intValue ?? entry["context_window"]?.intValue
+            let window =
+                entry["context_length"]?.intValue ?? entry["context_window"]?.intValue
                 ?? entry["max_model_len"]?.intValue
             return ProviderModelInfo(id: id, ownedBy: entry["owned_by"]?.stringValue, contextWindow: window)
         }
@@ -223,7 +225,9 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
         guard let value = try? decoder.decode(JSONValue.self, from: data), var object = value.objectValue else {
             throw ProviderError(
                 .serverError, status: status,
-                message: "The upstream answered with an undecodable body: \(String(decoding: data.prefix(200), as: UTF8.self))")
+                message:
+                    "The upstream answered with an undecodable body: \(String(decoding: data.prefix(200), as: UTF8.self))"
+            )
         }
         if let error = object["error"], error != .null {
             throw OpenAIErrorClassifier.inBandError(error)
@@ -285,7 +289,8 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
             scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
         else {
             throw ProviderSetupError(
-                code: "invalid_base_url", providerID: providerID, message: "base_url '\(trimmed)' is not an http(s) URL",
+                code: "invalid_base_url", providerID: providerID,
+                message: "base_url '\(trimmed)' is not an http(s) URL",
                 hint: "Write it like https://api.openai.com/v1")
         }
         if components.path.isEmpty { trimmed += "/v1" }

@@ -130,7 +130,8 @@ extension OpenAICompatibleVendor {
                 wireName: "deepseek-chat", contextWindow: 64_000, maxOutputTokens: 8192,
                 pricing: .init(inputPerMillion: 0.14, outputPerMillion: 0.28),
                 features: [.toolCalling, .systemPrompt, .jsonMode, .prefill]),
-            .init(wireName: "deepseek-reasoner", contextWindow: 64_000, maxOutputTokens: 8192, features: [.systemPrompt]),
+            .init(
+                wireName: "deepseek-reasoner", contextWindow: 64_000, maxOutputTokens: 8192, features: [.systemPrompt]),
         ])
 
     public static let mistral = OpenAICompatibleVendor(
@@ -197,10 +198,13 @@ extension OpenAICompatibleVendor {
     public static let ollama = OpenAICompatibleVendor(
         connectorID: "ollama.local.v1", name: "ollama", defaultBaseURL: "http://localhost:11434/v1",
         hostVariable: "OLLAMA_HOST", isLocal: true,
-        defaultModels: [.init(wireName: "llama3", contextWindow: 8192, maxOutputTokens: 4096, features: [.systemPrompt])])
+        defaultModels: [
+            .init(wireName: "llama3", contextWindow: 8192, maxOutputTokens: 4096, features: [.systemPrompt])
+        ])
 
     public static let vLLM = OpenAICompatibleVendor(
-        connectorID: "vllm.local.v1", name: "vllm", defaultBaseURL: "http://localhost:8000/v1", hostVariable: "VLLM_HOST",
+        connectorID: "vllm.local.v1", name: "vllm", defaultBaseURL: "http://localhost:8000/v1",
+        hostVariable: "VLLM_HOST",
         isLocal: true)
 
     public static let lmStudio = OpenAICompatibleVendor(

@@ -83,7 +83,8 @@ package struct UpstreamRequest: Sendable {
 
     package init(
         method: HTTPMethod = .POST, url: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil,
-        redactions: [String] = [], rateLimitHeaders: RateLimitHeaderNames = .openAI, clock: any MeshClock = SystemClock()
+        redactions: [String] = [], rateLimitHeaders: RateLimitHeaderNames = .openAI,
+        clock: any MeshClock = SystemClock()
     ) {
         self.method = method
         self.url = url
@@ -268,7 +269,8 @@ extension HTTPTransport {
         guard (200..<300).contains(status) else {
             let body: ByteBuffer
             do {
-                body = try await withBudget(max(headBudget, .seconds(1))) { [errorLimit = configuration.maximumErrorBodySize] in
+                body = try await withBudget(max(headBudget, .seconds(1))) {
+                    [errorLimit = configuration.maximumErrorBodySize] in
                     try await Self.collectPrefix(response.body, limit: errorLimit)
                 }
             } catch {
@@ -288,7 +290,8 @@ extension HTTPTransport {
         continuation.onTermination = { _ in task.cancel() }
         return UpstreamEventStream(
             status: status, headers: response.headers,
-            rateLimit: RateLimitHeaders.parse(response.headers, names: request.rateLimitHeaders, now: request.clock.now()),
+            rateLimit: RateLimitHeaders.parse(
+                response.headers, names: request.rateLimitHeaders, now: request.clock.now()),
             elements: elements)
     }
 

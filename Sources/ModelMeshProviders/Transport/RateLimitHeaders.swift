@@ -44,7 +44,8 @@ public struct RateLimitHeaderNames: Sendable, Hashable {
 
     /// `anthropic-ratelimit-requests-limit`, ...
     public static let anthropic = RateLimitHeaderNames(
-        limitRequests: "anthropic-ratelimit-requests-limit", remainingRequests: "anthropic-ratelimit-requests-remaining",
+        limitRequests: "anthropic-ratelimit-requests-limit",
+        remainingRequests: "anthropic-ratelimit-requests-remaining",
         resetRequests: "anthropic-ratelimit-requests-reset", limitTokens: "anthropic-ratelimit-tokens-limit",
         remainingTokens: "anthropic-ratelimit-tokens-remaining", resetTokens: "anthropic-ratelimit-tokens-reset")
 }
@@ -55,7 +56,9 @@ public enum RateLimitHeaders {
     ///
     /// Reset values may be durations (`1s`, `6m0s`, `20ms`, `1h2m3.5s`, bare seconds) or
     /// RFC 3339 / HTTP dates; durations are counted from `now`.
-    public static func parse(_ headers: HTTPHeaders, names: RateLimitHeaderNames = .openAI, now: Date) -> RateLimitStatus? {
+    public static func parse(_ headers: HTTPHeaders, names: RateLimitHeaderNames = .openAI, now: Date)
+        -> RateLimitStatus?
+    {
         func int(_ name: String?) -> Int? {
             guard let name, let text = headers.first(name: name)?.trimmingCharacters(in: .whitespaces) else {
                 return nil
