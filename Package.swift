@@ -62,7 +62,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ModelMeshProvidersTests",
-            dependencies: ["ModelMeshProviders", "ModelMeshTesting"]
+            dependencies: [
+                "ModelMeshProviders", "ModelMeshTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
     ]
 )

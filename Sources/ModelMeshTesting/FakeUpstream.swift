@@ -1,4 +1,5 @@
 import Foundation
+import ModelMesh
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -207,9 +208,11 @@ final class FakeUpstreamCore: Sendable {
             }
             if !state.anyPathQueue.isEmpty { return state.anyPathQueue.removeFirst() }
             if let response = state.defaults[path] ?? state.fallback { return response }
-            return .json(
-                #"{"error": {"message": "FakeUpstream: no response scripted for \#(request.method) \#(path)", "type": "fake_upstream", "code": "no_script", "param": null}}"#,
-                status: 404)
+            let message = "FakeUpstream: no response scripted for \(request.method) \(path)"
+            let body: JSONValue = [
+                "error": ["message": .string(message), "type": "fake_upstream", "code": "no_script", "param": nil]
+            ]
+            return .json(encoding: body, status: 404)
         }
         return response
     }
