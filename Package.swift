@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "ModelMesh", targets: ["ModelMesh"]),
+        .library(name: "ModelMeshProviders", targets: ["ModelMeshProviders"]),
         .library(name: "ModelMeshTesting", targets: ["ModelMeshTesting"]),
         .executable(name: "modelmesh", targets: ["modelmesh"]),
     ],
@@ -13,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // The engine: capability pools, routing, failover, events, configuration, budgets.
@@ -24,10 +27,27 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // Test support shipped to users: scripted mock providers, a controllable clock.
+        // Vendor wire formats over AsyncHTTPClient: the OpenAI-compatible family, Anthropic, Gemini.
+        .target(
+            name: "ModelMeshProviders",
+            dependencies: [
+                "ModelMesh",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Test support shipped to users: scripted mock providers, a controllable clock,
+        // a fault-injecting fake upstream HTTP server.
         .target(
             name: "ModelMeshTesting",
-            dependencies: ["ModelMesh"]
+            dependencies: [
+                "ModelMesh",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "modelmesh",
@@ -45,6 +65,14 @@ let package = Package(
         .testTarget(
             name: "ModelMeshTests",
             dependencies: ["ModelMesh", "ModelMeshTesting"]
+        ),
+        .testTarget(
+            name: "ModelMeshProvidersTests",
+            dependencies: [
+                "ModelMeshProviders", "ModelMeshTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
     ]
 )

@@ -1,0 +1,43 @@
+import Foundation
+import ModelMesh
+
+/// Decodes the OpenAI chat-completion event stream: one `chat.completion.chunk` per `data:`
+/// event, `data: [DONE]` as the end marker, `data: {"error": ...}` as an in-band failure.
+struct OpenAIChunkDecoder: SSEEventDecoder {
+    /// The model name put into chunks that lack one.
+    let fallbackModel: String
+
+    mutating func decode(_ event: SSEEvent) throws -> SSEDecodeStep<ChatCompletionChunk> {
+        let data = event.data.trimmingCharacters(in: .whitespacesAndNewlines)
+        if data == "[DONE]" { return .end([]) }
+        if data.isEmpty { return .skip }
+        let bytes = Data(data.utf8)
+        let decoder = JSONDecoder()
+        if event.event == nil || event.event == "message",
+            let chunk = try? decoder.decode(ChatCompletionChunk.self, from: bytes)
+        {
+            return .emit([chunk])
+        }
+        guard let value = try? decoder.decode(JSONValue.self, from: bytes), let object = value.objectValue else {
+            return .invalid
+        }
+        if let error = object["error"], error != .null {
+            throw OpenAIErrorClassifier.inBandError(error)
+        }
+        if event.event == "error" {
+            throw OpenAIErrorClassifier.inBandError(value)
+        }
+        // Lenient path: servers that omit `id`, `created` or `model` still stream usable chunks.
+        guard object["choices"] != nil || object["usage"] != nil else { return .invalid }
+        var filled = object
+        if filled["id"] == nil { filled["id"] = "" }
+        if filled["object"] == nil { filled["object"] = "chat.completion.chunk" }
+        if filled["created"] == nil { filled["created"] = .int(Int(Date().timeIntervalSince1970)) }
+        if filled["model"] == nil || filled["model"] == .null { filled["model"] = .string(fallbackModel) }
+        if filled["choices"] == nil || filled["choices"] == .null { filled["choices"] = [] }
+        guard let reencoded = try? JSONEncoder().encode(JSONValue.object(filled)),
+            let chunk = try? decoder.decode(ChatCompletionChunk.self, from: reencoded)
+        else { return .invalid }
+        return .emit([chunk])
+    }
+}

@@ -1,0 +1,407 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import ModelMesh
+import NIOCore
+import NIOHTTP1
+
+/// The HTTP client every built-in connector sends through: one pooled AsyncHTTPClient per
+/// provider registry (or per process), shared by all providers.
+///
+/// Create one, hand it to ``BuiltInProviders/make(_:transport:)`` for each provider, and call
+/// ``shutdown()`` once at the end (AsyncHTTPClient requires a shutdown before release).
+///
+/// ```swift
+/// let transport = HTTPTransport()
+/// let openAI = try BuiltInProviders.make(config, transport: transport)
+/// // ...
+/// try await transport.shutdown()
+/// ```
+public final class HTTPTransport: Sendable {
+    /// Settings of the shared client.
+    public struct Configuration: Sendable {
+        /// Concurrent HTTP/1.1 connections per host (AsyncHTTPClient's default of 8 makes
+        /// concurrent streams queue behind each other).
+        public var maximumConnectionsPerHost: Int = 512
+        /// Bound on establishing a connection; the attempt deadline usually cuts it earlier.
+        public var connectTimeout: Duration = .seconds(10)
+        /// How long an idle pooled connection is kept.
+        public var idleConnectionTimeout: Duration = .seconds(60)
+        /// The most of an error body that is read (the rest is dropped).
+        public var maximumErrorBodySize: Int = 64 * 1024
+        /// The largest successful non-streamed body accepted.
+        public var maximumResponseBodySize: Int = 64 * 1024 * 1024
+
+        public init() {}
+    }
+
+    /// The configuration the transport was created with.
+    public let configuration: Configuration
+    let client: HTTPClient
+    let logger: Logger
+
+    /// Creates a transport with its own connection pool on the shared NIO event loops.
+    public init(configuration: Configuration = .init(), logger: Logger = Logger(label: "modelmesh.providers.http")) {
+        self.configuration = configuration
+        self.logger = logger
+        var pool = HTTPClient.Configuration.ConnectionPool()
+        pool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, configuration.maximumConnectionsPerHost)
+        pool.idleTimeout = TimeAmount(configuration.idleConnectionTimeout)
+        // Fail a refused connection at once instead of retrying it until the connect timeout.
+        pool.retryConnectionEstablishment = false
+        // No decompression: compressed event streams would be buffered, and answers are small.
+        var clientConfiguration = HTTPClient.Configuration(
+            timeout: .init(connect: TimeAmount(configuration.connectTimeout)),
+            connectionPool: pool,
+            decompression: .disabled)
+        // Upstream redirects are not followed: a POST must not silently change endpoints.
+        clientConfiguration.redirectConfiguration = .disallow
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    }
+
+    /// Closes every pooled connection. Call once, when no request is in flight any more.
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+}
+
+// MARK: - Requests and responses
+
+/// An HTTP request to an upstream.
+package struct UpstreamRequest: Sendable {
+    package var method: HTTPMethod
+    /// The full URL, query included.
+    package var url: String
+    package var headers: HTTPHeaders
+    package var body: ByteBuffer?
+    /// Values (API keys) scrubbed from every error message the transport produces.
+    package var redactions: [String]
+    /// Where the rate-limit headers are.
+    package var rateLimitHeaders: RateLimitHeaderNames
+    /// The engine's clock: rate-limit reset durations are counted from its `now()`.
+    package var clock: any MeshClock
+
+    package init(
+        method: HTTPMethod = .POST, url: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil,
+        redactions: [String] = [], rateLimitHeaders: RateLimitHeaderNames = .openAI,
+        clock: any MeshClock = SystemClock()
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.redactions = redactions.filter { !$0.isEmpty }
+        self.rateLimitHeaders = rateLimitHeaders
+        self.clock = clock
+    }
+
+    /// A JSON request: `value` encoded as the body, `content-type` and `accept` set.
+    package static func json(
+        _ value: some Encodable, url: String, headers: HTTPHeaders = [:], redactions: [String] = [],
+        rateLimitHeaders: RateLimitHeaderNames = .openAI, clock: any MeshClock = SystemClock()
+    ) throws -> UpstreamRequest {
+        let data: Data
+        do {
+            data = try JSONEncoder().encode(value)
+        } catch {
+            throw ProviderError(.invalidRequest, message: "The request could not be encoded: \(error)")
+        }
+        var headers = headers
+        if !headers.contains(name: "content-type") { headers.add(name: "content-type", value: "application/json") }
+        return UpstreamRequest(
+            url: url, headers: headers, body: ByteBuffer(bytes: data), redactions: redactions,
+            rateLimitHeaders: rateLimitHeaders, clock: clock)
+    }
+
+    /// `text` with every redacted value replaced.
+    package func redact(_ text: String) -> String {
+        var text = text
+        for secret in redactions where text.contains(secret) {
+            text = text.replacingOccurrences(of: secret, with: "<redacted>")
+        }
+        return text
+    }
+
+    /// `error` with its message scrubbed.
+    package func redact(_ error: ProviderError) -> ProviderError {
+        var error = error
+        error.message = redact(error.message)
+        if let code = error.vendorCode { error.vendorCode = redact(code) }
+        return error
+    }
+}
+
+/// A complete upstream response, any status.
+package struct UpstreamResponse: Sendable {
+    package var status: Int
+    package var headers: HTTPHeaders
+    /// The body (for errors, at most the configured error-body size).
+    package var body: ByteBuffer
+    /// What the `x-ratelimit-*` (or vendor) headers said.
+    package var rateLimit: RateLimitStatus?
+    /// `Retry-After` / `retry-after-ms`.
+    package var retryAfter: Duration?
+
+    package init(
+        status: Int, headers: HTTPHeaders, body: ByteBuffer, rateLimit: RateLimitStatus? = nil,
+        retryAfter: Duration? = nil
+    ) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.rateLimit = rateLimit
+        self.retryAfter = retryAfter
+    }
+
+    /// Whether the status is 2xx.
+    package var isSuccess: Bool { (200..<300).contains(status) }
+
+    /// The body as text (lossy UTF-8).
+    package var bodyText: String { String(buffer: body) }
+
+    /// The body as bytes.
+    package var bodyData: Data { Data(body.readableBytesView) }
+
+    /// A ``ProviderError`` for this response classified by status alone, with its
+    /// `Retry-After` and rate limits; connectors refine the class and message from the body.
+    package func error(
+        _ errorClass: ProviderErrorClass? = nil, message: String? = nil, vendorCode: String? = nil
+    ) -> ProviderError {
+        let text = message ?? (bodyText.isEmpty ? "HTTP \(status)" : String(bodyText.prefix(1000)))
+        return ProviderError(
+            errorClass ?? .from(status: status), status: status, message: text, retryAfter: retryAfter,
+            rateLimit: rateLimit, vendorCode: vendorCode)
+    }
+}
+
+/// A streamed upstream response whose head was 2xx, decoded into `Element`s.
+package struct UpstreamEventStream<Element: Sendable>: Sendable {
+    package var status: Int
+    package var headers: HTTPHeaders
+    package var rateLimit: RateLimitStatus?
+    /// Finishes normally only when the decoder saw the end marker (or accepted the end of the
+    /// body); throws a ``ProviderError`` otherwise.
+    package var elements: AsyncThrowingStream<Element, any Error>
+}
+
+// MARK: - The attempt budget
+
+extension AttemptContext {
+    /// The time left for an attempt: the smaller of `timeout` and what remains until the
+    /// context's deadline (measured on the context's clock).
+    package func budget(timeout: Duration) -> Duration {
+        let remaining = Duration.seconds(deadline.timeIntervalSince(clock.now()))
+        return min(timeout, remaining)
+    }
+}
+
+// MARK: - Sending
+
+extension HTTPTransport {
+    /// Sends `request` and reads the whole response, whatever its status, within `budget`
+    /// (connect to last byte).
+    ///
+    /// Throws a ``ProviderError``: `.timeout` when the budget runs out, `.connection` when the
+    /// connection fails, `.cancelled` when the calling task is cancelled.
+    package func send(_ request: UpstreamRequest, budget: Duration) async throws -> UpstreamResponse {
+        guard budget > .zero else {
+            throw ProviderError(.timeout, message: "The attempt deadline passed before the request was sent")
+        }
+        let httpRequest = makeRequest(request)
+        let deadline = NIODeadline.now() + TimeAmount(budget)
+        let limit = configuration.maximumResponseBodySize
+        let errorLimit = configuration.maximumErrorBodySize
+        do {
+            return try await withBudget(budget) { [client] in
+                let response = try await client.execute(httpRequest, deadline: deadline)
+                let status = Int(response.status.code)
+                let body: ByteBuffer
+                if (200..<300).contains(status) {
+                    body = try await response.body.collect(upTo: limit)
+                } else {
+                    body = try await Self.collectPrefix(response.body, limit: errorLimit)
+                }
+                return self.makeResponse(status: status, headers: response.headers, body: body, request: request)
+            }
+        } catch {
+            throw failed(request, Self.classifyTransportError(error, afterHead: false, budget: budget))
+        }
+    }
+
+    /// Logs a transport failure (no headers, URL and message scrubbed) and returns it scrubbed.
+    private func failed(_ request: UpstreamRequest, _ error: ProviderError) -> ProviderError {
+        let error = request.redact(error)
+        if error.errorClass != .cancelled {
+            logger.debug(
+                "Upstream request failed",
+                metadata: [
+                    "url": "\(request.redact(request.url))", "class": "\(error.errorClass.rawValue)",
+                    "message": "\(error.message)",
+                ])
+        }
+        return error
+    }
+
+    /// Sends `request` and returns once the response head arrived (within `headBudget`);
+    /// the body is then parsed as server-sent events and fed through `decoder`.
+    ///
+    /// - A non-2xx status is read (capped) and turned into an error by `failure`.
+    /// - A body silent for longer than `idleTimeout` fails the stream with `.timeout`.
+    /// - Terminating the returned stream (the consumer cancelled or dropped it) cancels the
+    ///   upstream request and closes its connection.
+    /// - `onInvalidEvent` sees every event the decoder rejected as undecodable.
+    package func openEventStream<Decoder: SSEEventDecoder>(
+        _ request: UpstreamRequest, headBudget: Duration, idleTimeout: Duration, decoder: Decoder,
+        onInvalidEvent: @escaping @Sendable (SSEEvent) -> Void = { _ in },
+        failure: @escaping @Sendable (UpstreamResponse) -> ProviderError
+    ) async throws -> UpstreamEventStream<Decoder.Element> {
+        guard headBudget > .zero else {
+            throw ProviderError(.timeout, message: "The attempt deadline passed before the request was sent")
+        }
+        let httpRequest = makeRequest(request)
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(httpRequest, deadline: .now() + TimeAmount(headBudget))
+        } catch {
+            throw failed(request, Self.classifyTransportError(error, afterHead: false, budget: headBudget))
+        }
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            let body: ByteBuffer
+            do {
+                body = try await withBudget(max(headBudget, .seconds(1))) {
+                    [errorLimit = configuration.maximumErrorBodySize] in
+                    try await Self.collectPrefix(response.body, limit: errorLimit)
+                }
+            } catch {
+                body = ByteBuffer()
+            }
+            let upstream = makeResponse(status: status, headers: response.headers, body: body, request: request)
+            throw request.redact(failure(upstream))
+        }
+
+        let (elements, continuation) = AsyncThrowingStream<Decoder.Element, any Error>.makeStream()
+        let pump = EventPump(
+            body: response.body, decoder: decoder, idleTimeout: idleTimeout, request: request,
+            onInvalidEvent: onInvalidEvent, continuation: continuation)
+        // The pump is the edge between the consumer's iteration and the socket: it must run on
+        // its own so the caller gets the stream as soon as the head arrived.
+        let task = Task { await pump.run() }
+        continuation.onTermination = { _ in task.cancel() }
+        return UpstreamEventStream(
+            status: status, headers: response.headers,
+            rateLimit: RateLimitHeaders.parse(
+                response.headers, names: request.rateLimitHeaders, now: request.clock.now()),
+            elements: elements)
+    }
+
+    private func makeRequest(_ request: UpstreamRequest) -> HTTPClientRequest {
+        var httpRequest = HTTPClientRequest(url: request.url)
+        httpRequest.method = request.method
+        httpRequest.headers = request.headers
+        if let body = request.body { httpRequest.body = .bytes(body) }
+        return httpRequest
+    }
+
+    private func makeResponse(status: Int, headers: HTTPHeaders, body: ByteBuffer, request: UpstreamRequest)
+        -> UpstreamResponse
+    {
+        UpstreamResponse(
+            status: status, headers: headers, body: body,
+            rateLimit: RateLimitHeaders.parse(headers, names: request.rateLimitHeaders, now: request.clock.now()),
+            retryAfter: RateLimitHeaders.retryAfter(headers, now: Date()))
+    }
+
+    /// Reads at most `limit` bytes of `body` and drops the rest (an error body can be huge).
+    static func collectPrefix(_ body: HTTPClientResponse.Body, limit: Int) async throws -> ByteBuffer {
+        var collected = ByteBuffer()
+        for try await var part in body {
+            let room = limit - collected.readableBytes
+            if room > 0, let slice = part.readSlice(length: min(room, part.readableBytes)) {
+                collected.writeImmutableBuffer(slice)
+            }
+        }
+        return collected
+    }
+
+    /// Runs `operation`, failing with a timeout when it takes longer than `budget`.
+    ///
+    /// AsyncHTTPClient's deadline ends at the response head; this also bounds the body.
+    func withBudget<T: Sendable>(_ budget: Duration, _ operation: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: budget)
+                throw BudgetExceeded()
+            }
+            defer { group.cancelAll() }
+            guard let result = try await group.next() else { throw CancellationError() }
+            return result
+        }
+    }
+
+    /// Maps an error of the HTTP stack to a classified ``ProviderError``.
+    ///
+    /// Failures before the head are connection problems; after the head (a body cut short)
+    /// they are interruptions.
+    static func classifyTransportError(_ error: any Error, afterHead: Bool, budget: Duration?) -> ProviderError {
+        if let error = error as? ProviderError { return error }
+        let within = budget.map { " within \(format($0))" } ?? ""
+        if error is BudgetExceeded {
+            return ProviderError(.timeout, message: "The upstream did not answer\(within)")
+        }
+        if error is CancellationError {
+            return ProviderError(.cancelled, message: "The request was cancelled")
+        }
+        let broken: ProviderErrorClass = afterHead ? .streamInterrupted : .connection
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .writeTimeout:
+                return ProviderError(.timeout, message: "The upstream did not answer\(within)")
+            case .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout:
+                return ProviderError(.timeout, message: "Could not connect to the upstream\(within)")
+            case .cancelled:
+                return ProviderError(.cancelled, message: "The request was cancelled")
+            case .remoteConnectionClosed:
+                return ProviderError(
+                    broken,
+                    message: afterHead
+                        ? "The upstream closed the connection in the middle of the response"
+                        : "The upstream closed the connection before answering")
+            case .alreadyShutdown:
+                return ProviderError(.unknown, message: "The HTTP transport was already shut down")
+            case .invalidURL, .emptyHost, .emptyScheme:
+                return ProviderError(.unknown, message: "Invalid upstream URL (\(error))")
+            default:
+                return ProviderError(broken, message: "HTTP failure: \(error)")
+            }
+        }
+        if error is NIOTooManyBytesError {
+            return ProviderError(.serverError, message: "The upstream response was larger than allowed")
+        }
+        if error is SSEParserError {
+            return ProviderError(.streamInterrupted, message: String(describing: error))
+        }
+        // What remains comes from the network layer (refused, reset, unreachable, TLS).
+        return ProviderError(broken, message: "Connection failure: \(error)")
+    }
+
+    private static func format(_ duration: Duration) -> String {
+        let ms = Int((duration.seconds * 1000).rounded())
+        return ms < 1000 ? "\(ms)ms" : String(format: "%.1fs", Double(ms) / 1000)
+    }
+}
+
+/// The attempt budget ran out.
+struct BudgetExceeded: Error {}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        // Clamped: a "forever" duration must not overflow the nanosecond count.
+        let capped = min(max(seconds, -9_000_000_000), 9_000_000_000)
+        self = .nanoseconds(capped * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,269 @@
+import Foundation
+import ModelMesh
+import ModelMeshProviders
+import ModelMeshTesting
+import Testing
+
+@Suite("OpenAI-compatible streaming over loopback HTTP")
+struct OpenAICompatibleStreamingTests {
+    @Test("A streamed answer: chunks in order, usage chunk, include_usage requested, [DONE] ends it")
+    func streamedAnswer() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(
+                .openAIStream(
+                    pieces: ["Hel", "lo", ", ", "world"], usage: Usage(promptTokens: 12, completionTokens: 4)),
+                for: "/v1/chat/completions")
+            var request = Harness.request()
+            request.extra["seed"] = 7
+            let stream = try await h.provider().stream(request, target: Harness.target, context: Harness.context())
+            let (chunks, error) = await drain(stream)
+
+            #expect(error == nil)
+            #expect(chunks.count == 7)  // role, 4 pieces, finish, usage
+            #expect(chunks.first?.choices.first?.delta.role == "assistant")
+            #expect(text(of: chunks) == "Hello, world")
+            #expect(chunks[5].choices.first?.finishReason == "stop")
+            #expect(chunks.last?.choices.isEmpty == true)
+            #expect(chunks.last?.usage == Usage(promptTokens: 12, completionTokens: 4))
+
+            let recorded = try #require(h.fake.lastRequest)
+            #expect(recorded.header("accept") == "text/event-stream")
+            let body = try #require(recorded.json)
+            #expect(body["model"] == "gpt-4o")
+            #expect(body["stream"] == true)
+            #expect(body["stream_options"] == ["include_usage": true])
+            #expect(body["seed"] == 7)
+        }
+    }
+
+    @Test("Existing stream_options are kept and include_usage is merged in")
+    func streamOptionsMerged() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(.openAIStream(pieces: ["x"]), for: "/v1/chat/completions")
+            var request = Harness.request()
+            request.streamOptions = ["include_obfuscation": false, "include_usage": false]
+            _ = await drain(try await h.provider().stream(request, target: Harness.target, context: Harness.context()))
+            let body = try #require(h.fake.lastRequest?.json)
+            #expect(body["stream_options"] == ["include_obfuscation": false, "include_usage": true])
+        }
+    }
+
+    @Test("Streamed tool-call deltas are decoded")
+    func streamedToolCalls() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(
+                .sse(
+                    [
+                        .openAIChunk(
+                            role: "assistant",
+                            toolCalls: [
+                                ToolCall(index: 0, id: "call_1", function: .init(name: "get_weather", arguments: ""))
+                            ]),
+                        .openAIChunk(toolCalls: [
+                            ToolCall(index: 0, id: nil, type: nil, function: .init(name: nil, arguments: #"{"city":"#))
+                        ]),
+                        .openAIChunk(toolCalls: [
+                            ToolCall(index: 0, id: nil, type: nil, function: .init(name: nil, arguments: #""Oslo"}"#))
+                        ]),
+                        .openAIChunk(finishReason: "tool_calls"),
+                    ], ending: .done), for: "/v1/chat/completions")
+            let (chunks, error) = await drain(
+                try await h.provider().stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(error == nil)
+            let calls = chunks.flatMap { $0.choices.first?.delta.toolCalls ?? [] }
+            #expect(calls.first?.function.name == "get_weather")
+            #expect(calls.compactMap(\.function.arguments).joined() == #"{"city":"Oslo"}"#)
+            #expect(chunks.last?.choices.first?.finishReason == "tool_calls")
+        }
+    }
+
+    @Test("A body cut mid-stream throws streamInterrupted after the chunks that arrived")
+    func midStreamCut() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(
+                .sse(FakeStreamEvent.openAIChunks(pieces: ["one", "two"], usage: nil).dropLast(), ending: .cut),
+                for: "/v1/chat/completions")
+            let (chunks, error) = await drain(
+                try await h.provider().stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(text(of: chunks) == "onetwo")
+            #expect(chunks.count == 3)
+            let failure = try #require(error as? ProviderError)
+            #expect(failure.errorClass == .streamInterrupted)
+        }
+    }
+
+    @Test("A body that ends cleanly without [DONE] is still a truncated stream")
+    func cleanEndWithoutDone() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(.openAIStream(pieces: ["partial"], ending: .finish), for: "/v1/chat/completions")
+            let (chunks, error) = await drain(
+                try await h.provider().stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(text(of: chunks) == "partial")
+            #expect((error as? ProviderError)?.errorClass == .streamInterrupted)
+        }
+    }
+
+    @Test("A stall mid-stream is cut by the idle watchdog as a timeout")
+    func stallMidStream() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(
+                .sse(FakeStreamEvent.openAIChunks(pieces: ["a", "b"], usage: nil), ending: .stall),
+                for: "/v1/chat/completions")
+            let provider = try h.provider(timeout: .seconds(5), streamIdleTimeout: .milliseconds(200))
+            let started = ContinuousClock.now
+            let stream = try await provider.stream(
+                Harness.request(), target: Harness.target, context: Harness.context())
+            let (chunks, error) = try await withTimeLimit { await drain(stream) }
+            let elapsed = ContinuousClock.now - started
+            #expect(text(of: chunks) == "ab")
+            #expect((error as? ProviderError)?.errorClass == .timeout)
+            #expect(elapsed >= .milliseconds(190) && elapsed < .seconds(3))
+            // The watchdog also closed the upstream connection.
+            try await withTimeLimit { await h.fake.waitForAbortedResponses(1) }
+        }
+    }
+
+    @Test("Slow but steady events within the idle timeout are not a stall")
+    func slowSteadyStream() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(
+                .openAIStream(pieces: ["a", "b", "c"], delay: .milliseconds(60)), for: "/v1/chat/completions")
+            let provider = try h.provider(streamIdleTimeout: .milliseconds(500))
+            let (chunks, error) = await drain(
+                try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(error == nil)
+            #expect(text(of: chunks) == "abc")
+        }
+    }
+
+    @Test("An undecodable event is skipped and counted; keep-alive comments are ignored")
+    func invalidEventSkipped() async throws {
+        try await Harness.run { h in
+            var events = FakeStreamEvent.openAIChunks(pieces: ["x", "y"])
+            events.insert(.data("{not json"), at: 2)
+            events.insert(.comment("OPENROUTER PROCESSING"), at: 1)
+            events.insert(.data(#"{"unexpected": "shape"}"#), at: 3)
+            h.fake.enqueue(.sse(events, ending: .done), for: "/v1/chat/completions")
+            let provider = try h.provider()
+            let (chunks, error) = await drain(
+                try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(error == nil)
+            #expect(text(of: chunks) == "xy")
+            #expect(provider.invalidStreamEventCount == 2)
+        }
+    }
+
+    @Test("Events split across writes and CRLF line endings are parsed")
+    func splitAndCRLFEvents() async throws {
+        try await Harness.run { h in
+            let chunk =
+                #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"split"},"finish_reason":null}]}"#
+            h.fake.enqueue(
+                .sse(
+                    [
+                        .raw("data: " + chunk.prefix(40)),
+                        .raw(String(chunk.dropFirst(40)) + "\r", delay: .milliseconds(20)),
+                        .raw("\n\r\n", delay: .milliseconds(20)),
+                        .raw("data: [DONE]\r\n\r\n"),
+                    ], ending: .finish), for: "/v1/chat/completions")
+            let (chunks, error) = await drain(
+                try await h.provider().stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(error == nil)
+            #expect(text(of: chunks) == "split")
+        }
+    }
+
+    @Test("An in-band error event fails the stream with a classified ProviderError")
+    func inBandError() async throws {
+        try await Harness.run { h in
+            var events = Array(FakeStreamEvent.openAIChunks(pieces: ["a"], usage: nil).prefix(2))
+            events.append(
+                .openAIError(message: "The server had an error while processing your request.", type: "server_error"))
+            h.fake.enqueue(.sse(events, ending: .done), for: "/v1/chat/completions")
+            h.fake.enqueue(
+                .sse([.data(#"{"error":{"message":"Rate limit exceeded upstream","code":429}}"#)], ending: .finish),
+                for: "/v1/chat/completions")
+            let provider = try h.provider()
+            let first = await drain(
+                try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(text(of: first.chunks) == "a")
+            let error = try #require(first.error as? ProviderError)
+            #expect(error.errorClass == .serverError)
+            #expect(error.message.contains("processing your request"))
+
+            let second = await drain(
+                try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect((second.error as? ProviderError)?.errorClass == .rateLimited)
+        }
+    }
+
+    @Test("Cancelling the consuming task cancels the upstream request")
+    func cancellationClosesUpstream() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(
+                .sse(FakeStreamEvent.openAIChunks(pieces: ["first"], usage: nil), ending: .stall),
+                for: "/v1/chat/completions")
+            let provider = try h.provider(streamIdleTimeout: .seconds(30))
+            let stream = try await provider.stream(
+                Harness.request(), target: Harness.target, context: Harness.context())
+            let (firstChunk, firstChunkContinuation) = AsyncStream<Void>.makeStream()
+            let consumer = Task {
+                var received = 0
+                for try await _ in stream.chunks {
+                    received += 1
+                    if received == 1 { firstChunkContinuation.yield() }
+                }
+                return received
+            }
+            // Wait for a chunk to arrive, then walk away.
+            for await _ in firstChunk { break }
+            #expect(h.fake.activity.abortedResponses == 0)
+            consumer.cancel()
+            try await withTimeLimit { await h.fake.waitForAbortedResponses(1) }
+            #expect(h.fake.activity.abortedResponses == 1)
+            _ = await consumer.result
+        }
+    }
+
+    @Test("Dropping the stream before reading cancels the upstream request")
+    func droppedStreamClosesUpstream() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(.sse([.openAIChunk(content: "x")], ending: .stall), for: "/v1/chat/completions")
+            let provider = try h.provider(streamIdleTimeout: .seconds(30))
+            do {
+                let stream = try await provider.stream(
+                    Harness.request(), target: Harness.target, context: Harness.context())
+                var iterator = stream.chunks.makeAsyncIterator()
+                _ = try await iterator.next()
+            }
+            try await withTimeLimit { await h.fake.waitForAbortedResponses(1) }
+        }
+    }
+
+    @Test("Concurrent streams do not queue behind each other")
+    func concurrentStreams() async throws {
+        try await Harness.run { h in
+            let count = 32
+            h.fake.setDefault(.openAIStream(pieces: ["a", "b"], delay: .milliseconds(100)))
+            let provider = try h.provider()
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<count {
+                    group.addTask {
+                        let (chunks, error) = await drain(
+                            try await provider.stream(
+                                Harness.request(), target: Harness.target, context: Harness.context()))
+                        if let error { throw error }
+                        return text(of: chunks)
+                    }
+                }
+                var results: [String] = []
+                for try await result in group { results.append(result) }
+                #expect(results == Array(repeating: "ab", count: count))
+            }
+            // Five 100ms steps each (~0.5s); queued at 8 per host they would take four times as long.
+            #expect(ContinuousClock.now - started < .milliseconds(1500))
+            #expect(h.fake.activity.acceptedConnections >= count)
+        }
+    }
+}
