@@ -29,6 +29,14 @@ let package = Package(
             name: "ModelMeshTesting",
             dependencies: ["ModelMesh"]
         ),
+        // Vendor wire formats and the connectors that speak them.
+        .target(
+            name: "ModelMeshProviders",
+            dependencies: [
+                "ModelMesh",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "modelmesh",
             dependencies: [
@@ -39,6 +47,10 @@ let package = Package(
         .testTarget(
             name: "ModelMeshTests",
             dependencies: ["ModelMesh", "ModelMeshTesting"]
+        ),
+        .testTarget(
+            name: "ModelMeshProvidersTests",
+            dependencies: ["ModelMeshProviders"]
         ),
     ]
 )
