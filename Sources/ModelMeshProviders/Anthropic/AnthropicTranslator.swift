@@ -198,7 +198,8 @@ public struct AnthropicTranslator: Sendable {
         guard let name = call.function.name, !name.isEmpty else {
             throw ProviderError(.invalidRequest, message: "messages[\(position)]: tool call '\(id)' has no function name")
         }
-        let input = try WireJSON.toolArguments(call.function.arguments, toolName: name, callID: id)
+        let input = try WireJSON.toolArguments(
+            call.function.arguments, toolName: name, callID: id, path: "messages[\(position)]")
         return ["type": "tool_use", "id": .string(id), "name": .string(name), "input": input]
     }
 

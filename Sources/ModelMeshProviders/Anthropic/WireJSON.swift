@@ -56,18 +56,19 @@ enum WireJSON {
     /// Parses the `arguments` text of an OpenAI tool call into the object vendors expect.
     ///
     /// An absent or blank text is an empty object (tools without parameters); anything
-    /// that is not a JSON object is a caller error.
-    static func toolArguments(_ text: String?, toolName: String, callID: String) throws -> JSONValue {
+    /// that is not a JSON object is a caller error; `path` (e.g. `messages[3]`) starts its message.
+    static func toolArguments(_ text: String?, toolName: String, callID: String, path: String) throws -> JSONValue {
         let trimmed = (text ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty { return .object([:]) }
         guard let value = parse(Data(trimmed.utf8)) else {
             throw ProviderError(
                 .invalidRequest,
-                message: "Tool call '\(callID)' (\(toolName)) has arguments that are not valid JSON: \(trimmed.prefix(120))")
+                message: "\(path): tool call '\(callID)' (\(toolName)) has arguments that are not valid JSON: \(trimmed.prefix(120))")
         }
         guard case .object = value else {
             throw ProviderError(
-                .invalidRequest, message: "Tool call '\(callID)' (\(toolName)) has arguments that are not a JSON object")
+                .invalidRequest,
+                message: "\(path): tool call '\(callID)' (\(toolName)) has arguments that are not a JSON object")
         }
         return value
     }

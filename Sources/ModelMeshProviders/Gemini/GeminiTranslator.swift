@@ -111,7 +111,8 @@ public struct GeminiTranslator: Sendable {
                     }
                     let id = call.id ?? ""
                     if !id.isEmpty { functionNameByCallID[id] = name }
-                    let args = try WireJSON.toolArguments(call.function.arguments, toolName: name, callID: id)
+                    let args = try WireJSON.toolArguments(
+                        call.function.arguments, toolName: name, callID: id, path: "messages[\(position)]")
                     parts.append(["functionCall": ["name": .string(name), "args": args]])
                 }
                 append("model", parts)
