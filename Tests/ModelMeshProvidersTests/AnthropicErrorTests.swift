@@ -7,7 +7,9 @@ import Testing
 @Suite("Anthropic error classification")
 struct AnthropicErrorTests {
     static func body(_ type: String, _ message: String) -> Data {
-        Data(#"{"type":"error","error":{"type":"\#(type)","message":"\#(message)"},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}"#.utf8)
+        Data(
+            #"{"type":"error","error":{"type":"\#(type)","message":"\#(message)"},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}"#
+                .utf8)
     }
 
     @Test(
@@ -17,19 +19,27 @@ struct AnthropicErrorTests {
             (500, "api_error", "Internal server error", .serverError),
             (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", .rateLimited),
             (401, "authentication_error", "invalid x-api-key", .authentication),
-            (403, "permission_error", "Your API key does not have permission to use the specified resource.",
-             .authentication),
+            (
+                403, "permission_error", "Your API key does not have permission to use the specified resource.",
+                .authentication
+            ),
             (404, "not_found_error", "model: claude-sonnet-9", .modelNotFound),
             (413, "request_too_large", "Request exceeds the maximum allowed number of bytes.", .contextLength),
             (400, "invalid_request_error", "prompt is too long: 215000 tokens > 200000 maximum", .contextLength),
-            (400, "invalid_request_error",
-             "input length and `max_tokens` exceed context limit: 197000 + 8192 > 200000, decrease input length or `max_tokens` and try again",
-             .contextLength),
-            (400, "invalid_request_error", "messages.1.content.0.text: text content blocks must be non-empty",
-             .invalidRequest),
-            (400, "invalid_request_error",
-             "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
-             .quotaExhausted),
+            (
+                400, "invalid_request_error",
+                "input length and `max_tokens` exceed context limit: 197000 + 8192 > 200000, decrease input length or `max_tokens` and try again",
+                .contextLength
+            ),
+            (
+                400, "invalid_request_error", "messages.1.content.0.text: text content blocks must be non-empty",
+                .invalidRequest
+            ),
+            (
+                400, "invalid_request_error",
+                "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
+                .quotaExhausted
+            ),
             (402, "billing_error", "Payment required", .quotaExhausted),
         ])
     func classes(status: Int, type: String, message: String, errorClass: ProviderErrorClass) {
@@ -125,7 +135,8 @@ struct AnthropicErrorTests {
         #expect(sonnet.maxOutputTokens == 16_384)
         #expect(sonnet.pricing?.inputPerMillion == 3)
         #expect(sonnet.pricing?.outputPerMillion == 15)
-        let haiku = try #require(AnthropicModels.defaults(providerID: "claude").first { $0.name.hasPrefix("claude-haiku") })
+        let haiku = try #require(
+            AnthropicModels.defaults(providerID: "claude").first { $0.name.hasPrefix("claude-haiku") })
         #expect(haiku.id == "claude.claude-haiku-4-5-20251001")
         #expect(haiku.provider == "claude")
         #expect(haiku.maxOutputTokens == 8_192)

@@ -7,7 +7,8 @@ import Testing
 @Suite("Anthropic stream translation")
 struct AnthropicStreamTranslatorTests {
     /// Feeds a transcript and collects every chunk.
-    func run(_ events: [(String, String)], translator: inout AnthropicStreamTranslator) throws -> [ChatCompletionChunk] {
+    func run(_ events: [(String, String)], translator: inout AnthropicStreamTranslator) throws -> [ChatCompletionChunk]
+    {
         var chunks: [ChatCompletionChunk] = []
         for (event, data) in events { chunks += try translator.consume(event: event, data: data) }
         return chunks
@@ -18,7 +19,8 @@ struct AnthropicStreamTranslatorTests {
         model: String = "claude-sonnet-4-20250514"
     ) -> ChatCompletionChunk {
         ChatCompletionChunk(
-            id: id, created: 1_750_000_000, model: model, choices: [.init(index: 0, delta: delta, finishReason: finish)])
+            id: id, created: 1_750_000_000, model: model, choices: [.init(index: 0, delta: delta, finishReason: finish)]
+        )
     }
 
     static let textTranscript: [(String, String)] = [
@@ -28,8 +30,14 @@ struct AnthropicStreamTranslatorTests {
         ),
         ("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
         ("ping", #"{"type": "ping"}"#),
-        ("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#),
-        ("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":", world!"}}"#),
+        (
+            "content_block_delta",
+            #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#
+        ),
+        (
+            "content_block_delta",
+            #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":", world!"}}"#
+        ),
         ("content_block_stop", #"{"type":"content_block_stop","index":0}"#),
         (
             "message_delta",
@@ -73,7 +81,10 @@ struct AnthropicStreamTranslatorTests {
                 "message_start",
                 #"{"type":"message_start","message":{"id":"msg_01T","type":"message","role":"assistant","model":"claude-sonnet-4-20250514","content":[],"stop_reason":null,"usage":{"input_tokens":384,"output_tokens":1}}}"#
             ),
-            ("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
+            (
+                "content_block_start",
+                #"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#
+            ),
             (
                 "content_block_delta",
                 #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Checking both."}}"#
@@ -113,7 +124,8 @@ struct AnthropicStreamTranslatorTests {
         ]
         var translator = AnthropicStreamTranslator(model: "claude-sonnet-4-20250514", created: fixedDate)
         let chunks = try run(transcript, translator: &translator)
-        func call(_ index: Int, id: String? = nil, name: String? = nil, arguments: String) -> ChatCompletionChunk.Delta {
+        func call(_ index: Int, id: String? = nil, name: String? = nil, arguments: String) -> ChatCompletionChunk.Delta
+        {
             .init(
                 toolCalls: [
                     ToolCall(
@@ -149,7 +161,10 @@ struct AnthropicStreamTranslatorTests {
     @Test(
         "an error event throws the classified error",
         arguments: [
-            (#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, ProviderErrorClass.serverError),
+            (
+                #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+                ProviderErrorClass.serverError
+            ),
             (#"{"type":"error","error":{"type":"rate_limit_error","message":"Rate limited"}}"#, .rateLimited),
             (#"{"type":"error","error":{"type":"api_error","message":"Internal server error"}}"#, .serverError),
         ])
@@ -173,7 +188,8 @@ struct AnthropicStreamTranslatorTests {
         let strayFragment = try #require(throws: ProviderError.self) {
             try translator.consume(
                 event: "content_block_delta",
-                data: #"{"type":"content_block_delta","index":3,"delta":{"type":"input_json_delta","partial_json":"{"}}"#)
+                data:
+                    #"{"type":"content_block_delta","index":3,"delta":{"type":"input_json_delta","partial_json":"{"}}"#)
         }
         #expect(strayFragment.errorClass == .unknown)
     }

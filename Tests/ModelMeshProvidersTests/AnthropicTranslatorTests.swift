@@ -43,9 +43,13 @@ struct AnthropicRequestTests {
     @Test("the caller's max_tokens wins; a configured default is used otherwise")
     func maxTokens() throws {
         var request = ChatCompletionRequest(model: "m", messages: [.user("Hi")])
-        #expect(try translator.requestBody(request, model: "m", stream: false, defaultMaxTokens: 16384)["max_tokens"] == 16384)
+        #expect(
+            try translator.requestBody(request, model: "m", stream: false, defaultMaxTokens: 16384)["max_tokens"]
+                == 16384)
         request.maxTokens = 100
-        #expect(try translator.requestBody(request, model: "m", stream: false, defaultMaxTokens: 16384)["max_tokens"] == 100)
+        #expect(
+            try translator.requestBody(request, model: "m", stream: false, defaultMaxTokens: 16384)["max_tokens"] == 100
+        )
         request.maxCompletionTokens = 50
         #expect(try translator.requestBody(request, model: "m", stream: false)["max_tokens"] == 50)
     }
@@ -95,7 +99,8 @@ struct AnthropicRequestTests {
                 ChatMessage(
                     role: "assistant", content: .text("Let me check."),
                     toolCalls: [
-                        ToolCall(id: "toolu_01", function: .init(name: "get_weather", arguments: "{\"city\":\"Paris\"}")),
+                        ToolCall(
+                            id: "toolu_01", function: .init(name: "get_weather", arguments: "{\"city\":\"Paris\"}")),
                         ToolCall(id: "toolu_02", function: .init(name: "get_time", arguments: "")),
                     ]),
                 ChatMessage(role: "tool", content: .text("18°C, cloudy"), toolCallID: "toolu_01"),
@@ -142,7 +147,8 @@ struct AnthropicRequestTests {
         ] as [(JSONValue, JSONValue)])
     func toolChoice(choice: JSONValue, expected: JSONValue) throws {
         let request = ChatCompletionRequest(
-            model: "m", messages: [.user("Hi")], tools: [Tool(function: .init(name: "get_weather"))], toolChoice: choice)
+            model: "m", messages: [.user("Hi")], tools: [Tool(function: .init(name: "get_weather"))], toolChoice: choice
+        )
         #expect(try translator.requestBody(request, model: "m", stream: false)["tool_choice"] == expected)
     }
 
@@ -224,7 +230,8 @@ struct AnthropicResponseTests {
                             ToolCall(
                                 id: "toolu_01A09q90qw90lq917835lq9",
                                 function: .init(
-                                    name: "get_weather", arguments: "{\"location\":\"San Francisco, CA\",\"unit\":\"celsius\"}"))
+                                    name: "get_weather",
+                                    arguments: "{\"location\":\"San Francisco, CA\",\"unit\":\"celsius\"}"))
                         ]),
                     finishReason: "tool_calls")
             ],
@@ -265,8 +272,10 @@ struct AnthropicResponseTests {
 
     @Test(
         "malformed bodies are classified errors, not crashes",
-        arguments: ["not json", "[1,2]", "{\"id\": \"msg\", \"content\": \"text\"}", "",
-                    "{\"content\": [{\"type\": \"tool_use\", \"input\": {}}]}"])
+        arguments: [
+            "not json", "[1,2]", "{\"id\": \"msg\", \"content\": \"text\"}", "",
+            "{\"content\": [{\"type\": \"tool_use\", \"input\": {}}]}",
+        ])
     func malformed(body: String) throws {
         let error = try #require(throws: ProviderError.self) {
             try translator.response(Data(body.utf8), requestedModel: "m")

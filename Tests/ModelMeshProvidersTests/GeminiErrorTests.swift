@@ -7,7 +7,9 @@ import Testing
 @Suite("Gemini error classification")
 struct GeminiErrorTests {
     static func body(_ code: Int, _ status: String, _ message: String, details: String = "[]") -> Data {
-        Data(#"{"error": {"code": \#(code), "message": "\#(message)", "status": "\#(status)", "details": \#(details)}}"#.utf8)
+        Data(
+            #"{"error": {"code": \#(code), "message": "\#(message)", "status": "\#(status)", "details": \#(details)}}"#
+                .utf8)
     }
 
     static let apiKeyInvalidDetails = #"""
@@ -39,30 +41,45 @@ struct GeminiErrorTests {
     @Test(
         "statuses and messages map to classes",
         arguments: [
-            (429, "RESOURCE_EXHAUSTED", GeminiErrorTests.quotaMessage, GeminiErrorTests.perMinuteDetails, ProviderErrorClass.rateLimited),
+            (
+                429, "RESOURCE_EXHAUSTED", GeminiErrorTests.quotaMessage, GeminiErrorTests.perMinuteDetails,
+                ProviderErrorClass.rateLimited
+            ),
             (429, "RESOURCE_EXHAUSTED", GeminiErrorTests.quotaMessage, GeminiErrorTests.perDayDetails, .quotaExhausted),
             (429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", "[]", .rateLimited),
             (429, "RESOURCE_EXHAUSTED", "Your prepayment credits are depleted.", "[]", .quotaExhausted),
-            (400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", GeminiErrorTests.apiKeyInvalidDetails,
-             .authentication),
+            (
+                400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
+                GeminiErrorTests.apiKeyInvalidDetails,
+                .authentication
+            ),
             (400, "INVALID_ARGUMENT", "API key expired. Please renew the API key.", "[]", .authentication),
             (401, "UNAUTHENTICATED", "Request had invalid authentication credentials.", "[]", .authentication),
             (403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers.", "[]", .authentication),
             (404, "NOT_FOUND", "models/gemini-9.0-pro is not found for API version v1beta.", "[]", .modelNotFound),
-            (400, "INVALID_ARGUMENT",
-             "The input token count (1250000) exceeds the maximum number of tokens allowed (1048576).", "[]",
-             .contextLength),
-            (400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unknown name 'foo': Cannot find field.", "[]",
-             .invalidRequest),
-            (400, "FAILED_PRECONDITION", "Gemini API free tier is not available in your country. Please enable billing on your project in Google AI Studio.", "[]",
-             .quotaExhausted),
+            (
+                400, "INVALID_ARGUMENT",
+                "The input token count (1250000) exceeds the maximum number of tokens allowed (1048576).", "[]",
+                .contextLength
+            ),
+            (
+                400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unknown name 'foo': Cannot find field.", "[]",
+                .invalidRequest
+            ),
+            (
+                400, "FAILED_PRECONDITION",
+                "Gemini API free tier is not available in your country. Please enable billing on your project in Google AI Studio.",
+                "[]",
+                .quotaExhausted
+            ),
             (400, "FAILED_PRECONDITION", "User location is not supported for the API use.", "[]", .invalidRequest),
             (500, "INTERNAL", "An internal error has occurred.", "[]", .serverError),
             (503, "UNAVAILABLE", "The model is overloaded. Please try again later.", "[]", .serverError),
             (504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete.", "[]", .timeout),
         ])
     func classes(status: Int, code: String, message: String, details: String, errorClass: ProviderErrorClass) {
-        let error = GeminiTranslator.error(status: status, headers: [], body: Self.body(status, code, message, details: details))
+        let error = GeminiTranslator.error(
+            status: status, headers: [], body: Self.body(status, code, message, details: details))
         #expect(error.errorClass == errorClass)
         #expect(error.status == status)
         #expect(error.vendorCode == code)
@@ -71,10 +88,12 @@ struct GeminiErrorTests {
     @Test("RetryInfo's retryDelay becomes retryAfter; a Retry-After header wins")
     func retryAfter() {
         let fromDetail = GeminiTranslator.error(
-            status: 429, headers: [], body: Self.body(429, "RESOURCE_EXHAUSTED", Self.quotaMessage, details: Self.perMinuteDetails))
+            status: 429, headers: [],
+            body: Self.body(429, "RESOURCE_EXHAUSTED", Self.quotaMessage, details: Self.perMinuteDetails))
         #expect(fromDetail.retryAfter == .seconds(30))
         let fractional = GeminiTranslator.error(
-            status: 429, headers: [:], body: Self.body(429, "RESOURCE_EXHAUSTED", Self.quotaMessage, details: Self.perDayDetails))
+            status: 429, headers: [:],
+            body: Self.body(429, "RESOURCE_EXHAUSTED", Self.quotaMessage, details: Self.perDayDetails))
         #expect(fractional.retryAfter == .milliseconds(41_500))
         let fromHeader = GeminiTranslator.error(
             status: 429, headers: [("Retry-After", "12")],
@@ -84,7 +103,9 @@ struct GeminiErrorTests {
 
     @Test("an error body wrapped in an array (streaming endpoint) is read")
     func arrayBody() {
-        let body = Data(#"[{"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}}]"#.utf8)
+        let body = Data(
+            #"[{"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}}]"#
+                .utf8)
         let error = GeminiTranslator.error(status: 429, headers: [], body: body)
         #expect(error.errorClass == .rateLimited)
         #expect(error.message.contains("Resource has been exhausted"))
@@ -92,8 +113,10 @@ struct GeminiErrorTests {
 
     @Test(
         "bodies that are not Google errors are classified by status",
-        arguments: [(502, "<html>Bad Gateway</html>", ProviderErrorClass.serverError), (429, "", .rateLimited),
-                    (403, "Forbidden", .authentication)])
+        arguments: [
+            (502, "<html>Bad Gateway</html>", ProviderErrorClass.serverError), (429, "", .rateLimited),
+            (403, "Forbidden", .authentication),
+        ])
     func nonVendorBodies(status: Int, body: String, errorClass: ProviderErrorClass) {
         let error = GeminiTranslator.error(status: status, headers: [], body: Data(body.utf8))
         #expect(error.errorClass == errorClass)
@@ -103,7 +126,10 @@ struct GeminiErrorTests {
     @Test("default models")
     func defaults() throws {
         let models = GeminiModels.defaults
-        #expect(models.map(\.name) == ["gemini-2.0-flash", "gemini-2.0-flash-lite", "gemini-2.5-flash", "text-embedding-004"])
+        #expect(
+            models.map(\.name) == [
+                "gemini-2.0-flash", "gemini-2.0-flash-lite", "gemini-2.5-flash", "text-embedding-004",
+            ])
         let flash25 = try #require(models.first { $0.name == "gemini-2.5-flash" })
         #expect(flash25.id == "google.gemini-2.5-flash")
         #expect(flash25.contextWindow == 1_048_576)

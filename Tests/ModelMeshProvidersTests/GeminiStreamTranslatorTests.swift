@@ -12,7 +12,8 @@ struct GeminiStreamTranslatorTests {
         return chunks
     }
 
-    func chunk(_ delta: ChatCompletionChunk.Delta, finish: String? = nil, id: String = "resp-1") -> ChatCompletionChunk {
+    func chunk(_ delta: ChatCompletionChunk.Delta, finish: String? = nil, id: String = "resp-1") -> ChatCompletionChunk
+    {
         ChatCompletionChunk(
             id: id, created: 1_750_000_000, model: "gemini-2.0-flash",
             choices: [.init(index: 0, delta: delta, finishReason: finish)])
@@ -65,10 +66,12 @@ struct GeminiStreamTranslatorTests {
             chunk(.init(content: "Checking."), id: "resp-2"),
             chunk(
                 .init(toolCalls: [
-                    ToolCall(index: 0, id: "call_0", function: .init(name: "get_weather", arguments: "{\"city\":\"Paris\"}"))
+                    ToolCall(
+                        index: 0, id: "call_0", function: .init(name: "get_weather", arguments: "{\"city\":\"Paris\"}"))
                 ]), id: "resp-2"),
             chunk(
-                .init(toolCalls: [ToolCall(index: 1, id: "call_1", function: .init(name: "get_time", arguments: "{}"))]),
+                .init(toolCalls: [ToolCall(index: 1, id: "call_1", function: .init(name: "get_time", arguments: "{}"))]
+                ),
                 id: "resp-2"),
             chunk(.init(), finish: "tool_calls", id: "resp-2"),
             ChatCompletionChunk(
@@ -98,7 +101,9 @@ struct GeminiStreamTranslatorTests {
         var translator = GeminiStreamTranslator(model: "gemini-2.0-flash", created: fixedDate)
         let error = try #require(throws: ProviderError.self) {
             try translator.consume(
-                data: #"{"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},"usageMetadata": {"promptTokenCount": 7,"totalTokenCount": 7}}"#)
+                data:
+                    #"{"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},"usageMetadata": {"promptTokenCount": 7,"totalTokenCount": 7}}"#
+            )
         }
         #expect(error.errorClass == .contentPolicy)
         #expect(!translator.sawFinishReason)
@@ -128,7 +133,9 @@ struct GeminiStreamTranslatorTests {
         _ = try translator.consume(data: Self.textTranscript[0])
         let overloaded = try #require(throws: ProviderError.self) {
             try translator.consume(
-                data: #"{"error": {"code": 503,"message": "The model is overloaded. Please try again later.","status": "UNAVAILABLE"}}"#)
+                data:
+                    #"{"error": {"code": 503,"message": "The model is overloaded. Please try again later.","status": "UNAVAILABLE"}}"#
+            )
         }
         #expect(overloaded.errorClass == .serverError)
         #expect(overloaded.status == 503)

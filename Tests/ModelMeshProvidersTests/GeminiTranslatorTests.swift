@@ -10,10 +10,12 @@ struct GeminiRequestTests {
 
     @Test("paths for generate, stream and embeddings")
     func paths() throws {
-        #expect(GeminiTranslator.generatePath(model: "gemini-2.0-flash", stream: false)
-            == "/v1beta/models/gemini-2.0-flash:generateContent")
-        #expect(GeminiTranslator.generatePath(model: "models/gemini-2.5-flash", stream: true)
-            == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+        #expect(
+            GeminiTranslator.generatePath(model: "gemini-2.0-flash", stream: false)
+                == "/v1beta/models/gemini-2.0-flash:generateContent")
+        #expect(
+            GeminiTranslator.generatePath(model: "models/gemini-2.5-flash", stream: true)
+                == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
     }
 
     @Test("system instruction, roles, generation config and sampling")
@@ -48,9 +50,11 @@ struct GeminiRequestTests {
     func defaults() throws {
         let request = ChatCompletionRequest(model: "m", messages: [.user("Hi")])
         #expect(try translator.requestBody(request) == ["contents": [["role": "user", "parts": [["text": "Hi"]]]]])
-        let capped = try translator.requestBody(request, defaultMaxTokens: 8192, safetySettings: [
-            ["category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"]
-        ])
+        let capped = try translator.requestBody(
+            request, defaultMaxTokens: 8192,
+            safetySettings: [
+                ["category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"]
+            ])
         #expect(capped["generationConfig"] == ["maxOutputTokens": 8192])
         #expect(capped["safetySettings"]?.arrayValue?.count == 1)
     }
@@ -110,7 +114,9 @@ struct GeminiRequestTests {
                 ChatMessage(role: "tool", content: .text("{\"temp\": 18}"), toolCallID: "call_a"),
                 ChatMessage(role: "tool", content: .text("14:05"), toolCallID: "call_b"),
             ],
-            tools: [weather, Tool(function: .init(name: "get_time", parameters: ["type": "object", "properties": [:]]))],
+            tools: [
+                weather, Tool(function: .init(name: "get_time", parameters: ["type": "object", "properties": [:]])),
+            ],
             toolChoice: ["type": "function", "function": ["name": "get_weather"]])
         let body = try parsedJSON(translator.request(request))
         let expected = try parsedJSON(
@@ -287,7 +293,10 @@ struct GeminiResponseTests {
 
     @Test(
         "malformed bodies are classified errors",
-        arguments: ["<html>", "{}", "{\"candidates\": []}", "{\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {}}]}}]}"])
+        arguments: [
+            "<html>", "{}", "{\"candidates\": []}",
+            "{\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {}}]}}]}",
+        ])
     func malformed(body: String) throws {
         let error = try #require(throws: ProviderError.self) {
             try translator.response(Data(body.utf8), requestedModel: "m")
@@ -317,13 +326,17 @@ struct GeminiEmbeddingTests {
                     """))
         let response = try translator.embeddingResponse(
             Data(#"{"embedding": {"values": [0.013, -0.008, 0.25]}}"#.utf8), requestedModel: "text-embedding-004")
-        #expect(response == EmbeddingResponse(data: [.init(index: 0, embedding: [0.013, -0.008, 0.25])], model: "text-embedding-004"))
+        #expect(
+            response
+                == EmbeddingResponse(
+                    data: [.init(index: 0, embedding: [0.013, -0.008, 0.25])], model: "text-embedding-004"))
     }
 
     @Test("a list uses batchEmbedContents, results in order")
     func batch() throws {
         let call = try translator.embeddingRequest(
-            EmbeddingRequest(model: "embeddings", input: .texts(["first", "second"])), model: "models/text-embedding-004")
+            EmbeddingRequest(model: "embeddings", input: .texts(["first", "second"])),
+            model: "models/text-embedding-004")
         #expect(call.path == "/v1beta/models/text-embedding-004:batchEmbedContents")
         #expect(call.isBatch)
         #expect(
@@ -336,7 +349,8 @@ struct GeminiEmbeddingTests {
                     ]}
                     """))
         let response = try translator.embeddingResponse(
-            Data(#"{"embeddings": [{"values": [1, 0.5]}, {"values": [-1, 2]}]}"#.utf8), requestedModel: "text-embedding-004")
+            Data(#"{"embeddings": [{"values": [1, 0.5]}, {"values": [-1, 2]}]}"#.utf8),
+            requestedModel: "text-embedding-004")
         #expect(response.data.map(\.index) == [0, 1])
         #expect(response.data.map(\.embedding) == [[1, 0.5], [-1, 2]])
         #expect(response.usage == nil)
@@ -345,11 +359,13 @@ struct GeminiEmbeddingTests {
     @Test("token input, empty lists and malformed responses are classified errors")
     func errors() throws {
         let tokens = try #require(throws: ProviderError.self) {
-            try translator.embeddingRequest(EmbeddingRequest(model: "e", input: .tokens([[1, 2]])), model: "text-embedding-004")
+            try translator.embeddingRequest(
+                EmbeddingRequest(model: "e", input: .tokens([[1, 2]])), model: "text-embedding-004")
         }
         #expect(tokens.errorClass == .invalidRequest)
         let empty = try #require(throws: ProviderError.self) {
-            try translator.embeddingRequest(EmbeddingRequest(model: "e", input: .texts([])), model: "text-embedding-004")
+            try translator.embeddingRequest(
+                EmbeddingRequest(model: "e", input: .texts([])), model: "text-embedding-004")
         }
         #expect(empty.errorClass == .invalidRequest)
         for body in [#"{"embedding": {}}"#, #"{"values": [1]}"#, #"{"embeddings": [{"values": ["x"]}]}"#] {

@@ -121,9 +121,11 @@ public struct AnthropicStreamTranslator: Sendable {
                 guard !fragment.isEmpty else { return [] }
                 guard let toolIndex = toolIndexByBlock[index] else {
                     throw WireJSON.malformed(
-                        vendor: "Anthropic", "input_json_delta for content block \(index), which is not a tool_use block")
+                        vendor: "Anthropic",
+                        "input_json_delta for content block \(index), which is not a tool_use block")
                 }
-                let call = ToolCall(index: toolIndex, id: nil, type: nil, function: .init(name: nil, arguments: fragment))
+                let call = ToolCall(
+                    index: toolIndex, id: nil, type: nil, function: .init(name: nil, arguments: fragment))
                 return [chunk(.init(toolCalls: [call]))]
             default:
                 // thinking_delta, signature_delta, citations_delta: not part of the OpenAI shape.
@@ -168,6 +170,7 @@ public struct AnthropicStreamTranslator: Sendable {
 
     private func chunk(_ delta: ChatCompletionChunk.Delta, finishReason: String? = nil) -> ChatCompletionChunk {
         ChatCompletionChunk(
-            id: id, created: created, model: model, choices: [.init(index: 0, delta: delta, finishReason: finishReason)])
+            id: id, created: created, model: model, choices: [.init(index: 0, delta: delta, finishReason: finishReason)]
+        )
     }
 }

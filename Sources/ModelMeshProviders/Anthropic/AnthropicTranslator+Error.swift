@@ -102,7 +102,8 @@ extension AnthropicTranslator {
 
     static func rateLimit(headers: HeaderFields) -> RateLimitStatus? {
         let prefix = "anthropic-ratelimit-"
-        let tokenFamily = headers["\(prefix)tokens-limit"] != nil || headers["\(prefix)tokens-remaining"] != nil
+        let tokenFamily =
+            headers["\(prefix)tokens-limit"] != nil || headers["\(prefix)tokens-remaining"] != nil
             ? "tokens" : "input-tokens"
         let status = RateLimitStatus(
             limitRequests: headers.int("\(prefix)requests-limit"),

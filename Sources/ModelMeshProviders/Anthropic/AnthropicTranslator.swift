@@ -105,7 +105,8 @@ public struct AnthropicTranslator: Sendable {
                 append("user", [try Self.toolResultBlock(message, position: position)])
             default:
                 throw ProviderError(
-                    .invalidRequest, message: "messages[\(position)]: role '\(message.role)' is not supported by Anthropic")
+                    .invalidRequest,
+                    message: "messages[\(position)]: role '\(message.role)' is not supported by Anthropic")
             }
         }
 
@@ -168,7 +169,9 @@ public struct AnthropicTranslator: Sendable {
                     let type = value["type"]?.stringValue ?? "unknown"
                     throw ProviderError(
                         .invalidRequest,
-                        message: "messages[\(position)].content[\(index)]: content part type '\(type)' is not supported by Anthropic")
+                        message:
+                            "messages[\(position)].content[\(index)]: content part type '\(type)' is not supported by Anthropic"
+                    )
                 }
             }
             return blocks
@@ -196,7 +199,8 @@ public struct AnthropicTranslator: Sendable {
             throw ProviderError(.invalidRequest, message: "messages[\(position)]: a tool call has no id")
         }
         guard let name = call.function.name, !name.isEmpty else {
-            throw ProviderError(.invalidRequest, message: "messages[\(position)]: tool call '\(id)' has no function name")
+            throw ProviderError(
+                .invalidRequest, message: "messages[\(position)]: tool call '\(id)' has no function name")
         }
         let input = try WireJSON.toolArguments(
             call.function.arguments, toolName: name, callID: id, path: "messages[\(position)]")
@@ -233,7 +237,9 @@ public struct AnthropicTranslator: Sendable {
             }
             throw ProviderError(
                 .invalidRequest,
-                message: "tool_choice must be 'auto', 'none', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}")
+                message:
+                    "tool_choice must be 'auto', 'none', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}"
+            )
         }
     }
 
@@ -256,7 +262,9 @@ public struct AnthropicTranslator: Sendable {
         guard json.objectValue != nil else {
             throw WireJSON.malformed(vendor: "Anthropic", "Messages response is not a JSON object")
         }
-        if json["type"] == "error" { throw Self.error(status: nil, errorObject: json["error"], headers: HeaderFields([])) }
+        if json["type"] == "error" {
+            throw Self.error(status: nil, errorObject: json["error"], headers: HeaderFields([]))
+        }
         guard let blocks = json["content"]?.arrayValue else {
             throw WireJSON.malformed(vendor: "Anthropic", "Messages response has no 'content' array")
         }
@@ -268,7 +276,8 @@ public struct AnthropicTranslator: Sendable {
                 texts.append(block["text"]?.stringValue ?? "")
             case "tool_use":
                 guard let id = block["id"]?.stringValue, let name = block["name"]?.stringValue else {
-                    throw WireJSON.malformed(vendor: "Anthropic", "content[\(index)] tool_use block lacks 'id' or 'name'")
+                    throw WireJSON.malformed(
+                        vendor: "Anthropic", "content[\(index)] tool_use block lacks 'id' or 'name'")
                 }
                 let arguments = WireJSON.text(block["input"] ?? .object([:]))
                 calls.append(ToolCall(id: id, function: .init(name: name, arguments: arguments)))
@@ -281,7 +290,9 @@ public struct AnthropicTranslator: Sendable {
             toolCalls: calls.isEmpty ? nil : calls)
         return ChatCompletion(
             id: json["id"]?.stringValue ?? "", created: Int(now().timeIntervalSince1970), model: requestedModel,
-            choices: [.init(index: 0, message: message, finishReason: Self.finishReason(json["stop_reason"]?.stringValue))],
+            choices: [
+                .init(index: 0, message: message, finishReason: Self.finishReason(json["stop_reason"]?.stringValue))
+            ],
             usage: Self.usage(json["usage"]))
     }
 

@@ -27,7 +27,8 @@ struct DataURL: Sendable, Hashable {
             throw ProviderError(.invalidRequest, message: "Image data URL must be base64-encoded (';base64,')")
         }
         guard let type = header.first, !type.isEmpty, type.contains("/") else {
-            throw ProviderError(.invalidRequest, message: "Image data URL has no media type (e.g. 'data:image/png;base64,')")
+            throw ProviderError(
+                .invalidRequest, message: "Image data URL has no media type (e.g. 'data:image/png;base64,')")
         }
         guard !payload.isEmpty else {
             throw ProviderError(.invalidRequest, message: "Image data URL has no data")

@@ -63,7 +63,9 @@ enum WireJSON {
         guard let value = parse(Data(trimmed.utf8)) else {
             throw ProviderError(
                 .invalidRequest,
-                message: "\(path): tool call '\(callID)' (\(toolName)) has arguments that are not valid JSON: \(trimmed.prefix(120))")
+                message:
+                    "\(path): tool call '\(callID)' (\(toolName)) has arguments that are not valid JSON: \(trimmed.prefix(120))"
+            )
         }
         guard case .object = value else {
             throw ProviderError(

@@ -104,7 +104,8 @@ public struct GeminiStreamTranslator: Sendable {
             let finish = GeminiTranslator.finishReason(reason, hasToolCalls: callNumber > 0)
             if finish == "content_filter", !sentOutput {
                 throw ProviderError(
-                    .contentPolicy, message: "Gemini stopped the answer with finish reason \(reason) before any content",
+                    .contentPolicy,
+                    message: "Gemini stopped the answer with finish reason \(reason) before any content",
                     vendorCode: reason)
             }
             sawFinishReason = true
@@ -130,6 +131,7 @@ public struct GeminiStreamTranslator: Sendable {
 
     private func chunk(_ delta: ChatCompletionChunk.Delta, finishReason: String? = nil) -> ChatCompletionChunk {
         ChatCompletionChunk(
-            id: id, created: created, model: model, choices: [.init(index: 0, delta: delta, finishReason: finishReason)])
+            id: id, created: created, model: model, choices: [.init(index: 0, delta: delta, finishReason: finishReason)]
+        )
     }
 }

@@ -65,7 +65,8 @@ extension GeminiTranslator {
     public func embeddingResponse(_ body: Data, requestedModel: String) throws -> EmbeddingResponse {
         let json = try WireJSON.decodeBody(body, vendor: "Gemini", what: "embeddings response")
         if let error = json["error"], error.objectValue != nil {
-            throw Self.error(status: error["code"]?.intValue, errorObject: error, headers: HeaderFields([]), now: Date())
+            throw Self.error(
+                status: error["code"]?.intValue, errorObject: error, headers: HeaderFields([]), now: Date())
         }
         let embeddings: [JSONValue]
         if let single = json["embedding"] {

@@ -33,7 +33,8 @@ extension GeminiTranslator {
     ///   - headers: The response headers (names case-insensitive).
     ///   - body: The response body.
     ///   - now: The current time, for a `Retry-After` given as an HTTP date.
-    public static func error(status: Int, headers: [(String, String)], body: Data, now: Date = Date()) -> ProviderError {
+    public static func error(status: Int, headers: [(String, String)], body: Data, now: Date = Date()) -> ProviderError
+    {
         let fields = HeaderFields(headers)
         var json = WireJSON.parse(body)
         if case .array(let elements)? = json { json = elements.first }
@@ -62,14 +63,17 @@ extension GeminiTranslator {
             return detail["retryDelay"]?.stringValue.flatMap(parseProtobufDuration)
         }.first
         return ProviderError(
-            errorClass(status: code, httpStatus: status ?? errorObject["code"]?.intValue, message: message, details: details),
+            errorClass(
+                status: code, httpStatus: status ?? errorObject["code"]?.intValue, message: message, details: details),
             status: status ?? errorObject["code"]?.intValue,
             message: "Gemini \(code ?? "error"): \(message)",
             retryAfter: headers.retryAfter(now: now) ?? retryDelay,
             vendorCode: code)
     }
 
-    static func errorClass(status: String?, httpStatus: Int?, message: String, details: [JSONValue]) -> ProviderErrorClass {
+    static func errorClass(status: String?, httpStatus: Int?, message: String, details: [JSONValue])
+        -> ProviderErrorClass
+    {
         let text = message.lowercased()
         let reasons = details.compactMap { $0["reason"]?.stringValue }
         switch status {
@@ -78,7 +82,9 @@ extension GeminiTranslator {
         case "UNAUTHENTICATED", "PERMISSION_DENIED":
             return .authentication
         case "INVALID_ARGUMENT":
-            if reasons.contains(where: { $0.hasPrefix("API_KEY_") }) || text.contains("api key") { return .authentication }
+            if reasons.contains(where: { $0.hasPrefix("API_KEY_") }) || text.contains("api key") {
+                return .authentication
+            }
             let contextPhrases = [
                 "exceeds the maximum number of tokens", "input token count", "token limit", "too many tokens",
                 "context window", "context length",

@@ -118,18 +118,23 @@ public struct GeminiTranslator: Sendable {
                 append("model", parts)
             case "tool":
                 guard let id = message.toolCallID, !id.isEmpty else {
-                    throw ProviderError(.invalidRequest, message: "messages[\(position)]: a tool message has no tool_call_id")
+                    throw ProviderError(
+                        .invalidRequest, message: "messages[\(position)]: a tool message has no tool_call_id")
                 }
                 guard let name = functionNameByCallID[id] ?? message.name else {
                     throw ProviderError(
                         .invalidRequest,
-                        message: "messages[\(position)]: tool_call_id '\(id)' matches no earlier assistant tool call; Gemini needs the function name")
+                        message:
+                            "messages[\(position)]: tool_call_id '\(id)' matches no earlier assistant tool call; Gemini needs the function name"
+                    )
                 }
                 let content = message.content?.text ?? ""
-                append("user", [["functionResponse": ["name": .string(name), "response": ["content": .string(content)]]]])
+                append(
+                    "user", [["functionResponse": ["name": .string(name), "response": ["content": .string(content)]]]])
             default:
                 throw ProviderError(
-                    .invalidRequest, message: "messages[\(position)]: role '\(message.role)' is not supported by Gemini")
+                    .invalidRequest, message: "messages[\(position)]: role '\(message.role)' is not supported by Gemini"
+                )
             }
         }
 
@@ -154,13 +159,21 @@ public struct GeminiTranslator: Sendable {
         }
 
         var generation: [String: JSONValue] = [:]
-        if let maxTokens = request.requestedMaxTokens ?? defaultMaxTokens { generation["maxOutputTokens"] = .int(maxTokens) }
+        if let maxTokens = request.requestedMaxTokens ?? defaultMaxTokens {
+            generation["maxOutputTokens"] = .int(maxTokens)
+        }
         if let temperature = request.temperature { generation["temperature"] = .double(temperature) }
         if let topP = request.topP { generation["topP"] = .double(topP) }
-        if let stop = request.stop?.values, !stop.isEmpty { generation["stopSequences"] = .array(stop.map { .string($0) }) }
+        if let stop = request.stop?.values, !stop.isEmpty {
+            generation["stopSequences"] = .array(stop.map { .string($0) })
+        }
         if let seed = request.extra["seed"]?.intValue { generation["seed"] = .int(seed) }
-        if let penalty = request.extra["presence_penalty"]?.doubleValue { generation["presencePenalty"] = .double(penalty) }
-        if let penalty = request.extra["frequency_penalty"]?.doubleValue { generation["frequencyPenalty"] = .double(penalty) }
+        if let penalty = request.extra["presence_penalty"]?.doubleValue {
+            generation["presencePenalty"] = .double(penalty)
+        }
+        if let penalty = request.extra["frequency_penalty"]?.doubleValue {
+            generation["frequencyPenalty"] = .double(penalty)
+        }
         switch request.responseFormat?["type"]?.stringValue {
         case "json_object":
             generation["responseMimeType"] = "application/json"
@@ -245,7 +258,9 @@ public struct GeminiTranslator: Sendable {
             }
             throw ProviderError(
                 .invalidRequest,
-                message: "tool_choice must be 'auto', 'none', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}")
+                message:
+                    "tool_choice must be 'auto', 'none', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}"
+            )
         }
     }
 
@@ -253,7 +268,8 @@ public struct GeminiTranslator: Sendable {
     static func isEmptyObjectSchema(_ schema: JSONValue) -> Bool {
         guard let members = schema.objectValue else { return false }
         let properties = members["properties"]?.objectValue ?? [:]
-        return properties.isEmpty && Set(members.keys).isSubset(of: ["type", "properties", "additionalProperties", "$schema", "required"])
+        return properties.isEmpty
+            && Set(members.keys).isSubset(of: ["type", "properties", "additionalProperties", "$schema", "required"])
     }
 
     /// A JSON Schema reduced to the OpenAPI subset Gemini accepts.
@@ -399,7 +415,8 @@ public struct GeminiTranslator: Sendable {
     /// `totalTokenCount` → total; `cachedContentTokenCount` → `cachedTokens`.
     public static func usage(_ metadata: JSONValue?) -> Usage? {
         guard let metadata, metadata.objectValue != nil else { return nil }
-        let prompt = (metadata["promptTokenCount"]?.intValue ?? 0) + (metadata["toolUsePromptTokenCount"]?.intValue ?? 0)
+        let prompt =
+            (metadata["promptTokenCount"]?.intValue ?? 0) + (metadata["toolUsePromptTokenCount"]?.intValue ?? 0)
         let completion =
             (metadata["candidatesTokenCount"]?.intValue ?? 0) + (metadata["thoughtsTokenCount"]?.intValue ?? 0)
         return Usage(
