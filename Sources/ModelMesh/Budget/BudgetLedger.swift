@@ -186,14 +186,23 @@ public final class BudgetLedger: Sendable {
 
     /// `YYYY-MM-DD` and `YYYY-MM` of `date` in UTC.
     static func periodKeys(_ date: Date) -> (String, String) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
-        let c = calendar.dateComponents([.year, .month, .day], from: date)
-        let y = c.year ?? 0
-        let m = c.month ?? 0
-        let d = c.day ?? 0
+        let (y, m, d) = civilDate(daysSinceEpoch: Int((date.timeIntervalSince1970 / 86_400).rounded(.down)))
         let month = "\(y)-\(m < 10 ? "0" : "")\(m)"
         return ("\(month)-\(d < 10 ? "0" : "")\(d)", month)
+    }
+
+    /// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01; pure
+    /// arithmetic (Howard Hinnant's algorithm), since `Calendar` is too slow for a per-request path.
+    static func civilDate(daysSinceEpoch: Int) -> (Int, Int, Int) {
+        let z = daysSinceEpoch + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 

@@ -82,6 +82,14 @@ public final class Mesh: Sendable {
             }
         }
 
+        let providerHealth = Dictionary(uniqueKeysWithValues: enabledProviders.map { ($0.id, ProviderHealth(id: $0.id)) })
+        let timeouts = Dictionary(enabledProviders.map { ($0.id, $0.timeout) }, uniquingKeysWith: { a, _ in a })
+        let handles = models.mapValues { model in
+            ModelHandle(
+                model: model, connector: connectorsByProvider[model.provider], provider: providerHealth[model.provider],
+                timeout: timeouts[model.provider] ?? nil)
+        }
+
         var pools: [CapabilityPool] = []
         for pool in configuration.pools {
             guard let strategy = strategies.make(for: pool) else {
@@ -120,7 +128,9 @@ public final class Mesh: Sendable {
                 }.map(\.element)
             }
             pools.append(
-                CapabilityPool(configuration: pool, capabilityPath: capabilityPath, models: members, strategy: strategy))
+                CapabilityPool(
+                    configuration: pool, capabilityPath: capabilityPath, models: members.compactMap { handles[$0.id] },
+                    strategy: strategy))
         }
         guard problems.isEmpty else {
             throw ModelMeshError(
@@ -133,7 +143,7 @@ public final class Mesh: Sendable {
             var single = PoolConfiguration(id: model.id, models: [model.id])
             single.capability = nil
             routes[model.id] = CapabilityPool(
-                configuration: single, capabilityPath: model.capabilities.first, models: [model],
+                configuration: single, capabilityPath: model.capabilities.first, models: [handles[model.id]].compactMap { $0 },
                 strategy: StickUntilFailureStrategy())
         }
 
@@ -148,8 +158,9 @@ public final class Mesh: Sendable {
         var secrets = enabledProviders.compactMap { $0.apiKey?.value }
         secrets += enabledProviders.flatMap { $0.headers.values.map(\.value) }
         router = Router(
-            pools: pools, modelRoutes: routes, models: models, connectors: connectorsByProvider,
-            providerConfigs: Dictionary(uniqueKeysWithValues: enabledProviders.map { ($0.id, $0) }), tree: tree,
+            pools: pools, modelRoutes: routes, handles: handles, connectors: connectorsByProvider,
+            providerConfigs: Dictionary(uniqueKeysWithValues: enabledProviders.map { ($0.id, $0) }),
+            providerHealth: providerHealth, tree: tree,
             emitter: emitter, ledger: ledger, clock: clock, jitter: jitter, statistics: stats,
             requestLog: RequestLogSettings(
                 level: configuration.observability.logLevel, secrets: secrets,
@@ -435,7 +446,7 @@ public final class Mesh: Sendable {
     public func addModels(_ ids: [String], toPool poolID: String) throws {
         guard let pool = router.poolsByID[poolID] else { throw ModelMeshError(.modelNotFound, "Unknown pool '\(poolID)'") }
         let models = try ids.map { id in
-            guard let m = router.models[id] else { throw ModelMeshError(.modelNotFound, "Unknown model '\(id)'") }
+            guard let m = router.handles[id] else { throw ModelMeshError(.modelNotFound, "Unknown model '\(id)'") }
             return m
         }
         let added = pool.add(models)

@@ -14,26 +14,26 @@ public final class CapabilityPool: Sendable {
     let strategy: any RotationStrategy
 
     struct Member: Sendable {
-        var model: ModelConfiguration
+        let handle: ModelHandle
+        let weight: Double
         var health = ModelHealth()
         var latency: Double?
         var rateLimit: RateLimitStatus?
-        /// Start times of recent requests, for requests-per-minute.
-        var recentStarts: [Date] = []
+        var rate = RequestRate()
 
-        init(model: ModelConfiguration) { self.model = model }
+        var model: ModelConfiguration { handle.model }
     }
 
     private let members: Mutex<[Member]>
 
-    init(configuration: PoolConfiguration, capabilityPath: String?, models: [ModelConfiguration],
+    init(configuration: PoolConfiguration, capabilityPath: String?, models: [ModelHandle],
         strategy: any RotationStrategy)
     {
         id = configuration.id
         self.configuration = configuration
         self.capabilityPath = capabilityPath
         self.strategy = strategy
-        members = Mutex(models.map(Member.init))
+        members = Mutex(models.map { Member(handle: $0, weight: configuration.modelWeights[$0.model.id] ?? 1) })
     }
 
     /// Ids of the members in priority order.
@@ -42,15 +42,18 @@ public final class CapabilityPool: Sendable {
     /// The member models in priority order.
     var models: [ModelConfiguration] { members.withLock { $0.map(\.model) } }
 
+    /// The member handles in priority order.
+    var handles: [ModelHandle] { members.withLock { $0.map(\.handle) } }
+
     func contains(_ modelID: String) -> Bool { members.withLock { $0.contains { $0.model.id == modelID } } }
 
     /// Adds models not yet present; returns the ids added.
-    func add(_ models: [ModelConfiguration]) -> [String] {
+    func add(_ models: [ModelHandle]) -> [String] {
         members.withLock { list in
             var added: [String] = []
-            for model in models where !list.contains(where: { $0.model.id == model.id }) {
-                list.append(Member(model: model))
-                added.append(model.id)
+            for handle in models where !list.contains(where: { $0.model.id == handle.model.id }) {
+                list.append(Member(handle: handle, weight: configuration.modelWeights[handle.model.id] ?? 1))
+                added.append(handle.model.id)
             }
             return added
         }
@@ -68,7 +71,7 @@ public final class CapabilityPool: Sendable {
     // MARK: Filter
 
     /// The filter and order stages for one request.
-    func plan(_ request: RequestProfile, providerAvailable: (String) -> ProviderAvailability, budget: BudgetLedger, now: Date,
+    func plan(_ request: RequestProfile, budget: BudgetLedger, now: Date,
         dryRun: Bool = false)
         -> (chain: [SelectionCandidate], dropped: [DroppedCandidate], transitions: [(String, String, HealthTransition)])
     {
@@ -76,6 +79,8 @@ public final class CapabilityPool: Sendable {
         var dropped: [DroppedCandidate] = []
         var transitions: [(String, String, HealthTransition)] = []
         let dayKey = BudgetLedger.periodKeys(now).0
+        let seconds = now.timeIntervalSince1970
+        candidates.reserveCapacity(8)
         members.withLock { list in
             for index in list.indices {
                 if let t = list[index].health.rollWindow(to: dayKey) {
@@ -88,7 +93,7 @@ public final class CapabilityPool: Sendable {
                     dropped.append(.init(model, .standby(reason: member.health.reason, until: member.health.cooldownUntil)))
                     continue
                 }
-                switch providerAvailable(model.provider) {
+                switch member.handle.availability {
                 case .available: break
                 // During an outage the models' own recovery probes test the provider.
                 case .outage where admission == .probe: break
@@ -108,14 +113,12 @@ public final class CapabilityPool: Sendable {
                         continue
                     }
                 }
-                let minuteAgo = now.addingTimeInterval(-60)
-                candidates.append(
-                    SelectionCandidate(
-                        modelID: model.id, providerID: model.provider, position: index, pricing: model.pricing,
-                        weight: configuration.modelWeights[model.id] ?? 1, latency: member.latency,
-                        rateLimit: member.rateLimit,
-                        requestsLastMinute: member.recentStarts.reduce(0) { $0 + ($1 > minuteAgo ? 1 : 0) },
-                        isProbe: admission == .probe))
+                var candidate = SelectionCandidate(
+                    modelID: model.id, providerID: model.provider, position: index, pricing: model.pricing,
+                    weight: member.weight, latency: member.latency, rateLimit: member.rateLimit,
+                    requestsLastMinute: member.rate.count(at: seconds), isProbe: admission == .probe)
+                candidate.handle = member.handle
+                candidates.append(candidate)
             }
         }
         for (model, _, transition) in transitions {
@@ -146,9 +149,7 @@ public final class CapabilityPool: Sendable {
     func recordStart(_ modelID: String, now: Date) {
         members.withLock { list in
             guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return }
-            let minuteAgo = now.addingTimeInterval(-60)
-            list[i].recentStarts.removeAll { $0 <= minuteAgo }
-            list[i].recentStarts.append(now)
+            list[i].rate.record(at: now.timeIntervalSince1970)
         }
     }
 

@@ -55,14 +55,20 @@ final class ProviderHealth: Sendable {
 
     var isAvailable: Bool { state.withLock { $0.deactivation == nil } }
 
+    /// Read on every routing decision, so it is an atomic mirror of `deactivation`.
+    private let availabilityCode = Atomic<UInt8>(0)
+
     var availability: ProviderAvailability {
-        state.withLock { s in
-            switch s.deactivation {
-            case nil: .available
-            case .outage?: .outage
-            default: .unavailable
-            }
+        switch availabilityCode.load(ordering: .relaxed) {
+        case 0: .available
+        case 1: .outage
+        default: .unavailable
         }
+    }
+
+    private func publishAvailability(_ reason: ProviderDeactivationReason?) {
+        let code: UInt8 = reason == nil ? 0 : reason == .outage ? 1 : 2
+        availabilityCode.store(code, ordering: .relaxed)
     }
 
     /// Feeds one outcome into the score; returns a band change, if any.
@@ -92,6 +98,7 @@ final class ProviderHealth: Sendable {
             guard s.deactivation == nil else { return false }
             s.deactivation = reason
             s.deactivatedAt = now
+            publishAvailability(reason)
             return true
         }
     }
@@ -100,6 +107,7 @@ final class ProviderHealth: Sendable {
     func restore(_ reason: ProviderDeactivationReason) {
         state.withLock { s in
             s.deactivation = reason
+            publishAvailability(reason)
             s.score = min(s.score, 0.4)
             s.band = ProviderHealthBand(score: s.score)
         }
@@ -110,6 +118,7 @@ final class ProviderHealth: Sendable {
         state.withLock { s in
             guard s.deactivation != nil else { return false }
             s.deactivation = nil
+            publishAvailability(nil)
             s.deactivatedAt = nil
             s.consecutiveProbeFailures = 0
             s.score = max(s.score, 0.8)

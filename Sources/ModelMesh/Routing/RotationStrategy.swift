@@ -2,6 +2,17 @@ import Foundation
 
 /// One model that survived the filter stage, with what strategies rank by.
 public struct SelectionCandidate: Sendable, Hashable {
+    public static func == (a: Self, b: Self) -> Bool {
+        a.modelID == b.modelID && a.providerID == b.providerID && a.position == b.position && a.pricing == b.pricing
+            && a.weight == b.weight && a.latency == b.latency && a.rateLimit == b.rateLimit
+            && a.requestsLastMinute == b.requestsLastMinute && a.isProbe == b.isProbe
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(modelID)
+        hasher.combine(position)
+    }
+
     public var modelID: String
     public var providerID: String
     /// Position in the pool's priority order (0 = primary).
@@ -17,6 +28,8 @@ public struct SelectionCandidate: Sendable, Hashable {
     public var requestsLastMinute: Int
     /// The model is in standby and this request would be its half-open recovery probe.
     public var isProbe: Bool
+    /// The resolved model, set by the filter stage.
+    var handle: ModelHandle?
 
     public init(
         modelID: String, providerID: String, position: Int, pricing: ModelPricing? = nil, weight: Double = 1,

@@ -9,7 +9,11 @@ extension Router {
     }
 
     static func newRequestID() -> String {
-        "req_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+        var generator = SystemRandomNumberGenerator()
+        let high = String(generator.next() as UInt64, radix: 16)
+        let low = String(generator.next() as UInt32, radix: 16)
+        return "req_" + String(repeating: "0", count: 16 - high.count) + high
+            + String(repeating: "0", count: 8 - low.count) + low
     }
 
     /// A non-streamed chat completion.
@@ -26,12 +30,10 @@ extension Router {
         }
         do {
             let (completion, model, usage, reservation) = try await run(&journey, chain: plan.chain) {
-                model, connector, context in
+                handle, connector, context in
                 var upstream = request
-                upstream.model = model.name
-                let result = try await connector.complete(
-                    upstream, target: ModelTarget(modelID: model.id, wireName: model.name, providerID: model.provider),
-                    context: context)
+                upstream.model = handle.target.wireName
+                let result = try await connector.complete(upstream, target: handle.target, context: context)
                 return (result.completion, result.completion.usage, result.rateLimit)
             }
             let cost = usage.flatMap { model.pricing?.cost(of: $0) }
@@ -59,12 +61,10 @@ extension Router {
         guard !plan.chain.isEmpty else { throw emptyChainError(plan) }
         do {
             let (response, model, usage, reservation) = try await run(&journey, chain: plan.chain) {
-                model, connector, context in
+                handle, connector, context in
                 var upstream = request
-                upstream.model = model.name
-                let result = try await connector.embed(
-                    upstream, target: ModelTarget(modelID: model.id, wireName: model.name, providerID: model.provider),
-                    context: context)
+                upstream.model = handle.target.wireName
+                let result = try await connector.embed(upstream, target: handle.target, context: context)
                 return (result.response, result.response.usage, result.rateLimit)
             }
             let cost = usage.flatMap { model.pricing?.cost(of: $0) }

@@ -11,6 +11,8 @@ final class Router: Sendable {
     /// Implicit one-model routes for requests that name a model id.
     let modelRoutes: [String: CapabilityPool]
     let models: [String: ModelConfiguration]
+    /// Every configured model, resolved.
+    let handles: [String: ModelHandle]
     let connectors: [String: any ProviderConnector]
     let providerConfigs: [String: ProviderConfiguration]
     let providerHealth: [String: ProviderHealth]
@@ -24,18 +26,20 @@ final class Router: Sendable {
     let logger = Logger(label: "modelmesh.router")
 
     init(
-        pools: [CapabilityPool], modelRoutes: [String: CapabilityPool], models: [String: ModelConfiguration],
+        pools: [CapabilityPool], modelRoutes: [String: CapabilityPool], handles: [String: ModelHandle],
         connectors: [String: any ProviderConnector], providerConfigs: [String: ProviderConfiguration],
+        providerHealth: [String: ProviderHealth],
         tree: CapabilityTree, emitter: EventEmitter, ledger: BudgetLedger, clock: any MeshClock,
         jitter: @escaping @Sendable () -> Double, statistics: StatisticsCollector, requestLog: RequestLogSettings
     ) {
         self.pools = pools
         poolsByID = Dictionary(pools.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.modelRoutes = modelRoutes
-        self.models = models
+        self.handles = handles
+        models = handles.mapValues(\.model)
         self.connectors = connectors
         self.providerConfigs = providerConfigs
-        providerHealth = Dictionary(uniqueKeysWithValues: providerConfigs.keys.map { ($0, ProviderHealth(id: $0)) })
+        self.providerHealth = providerHealth
         self.tree = tree
         self.emitter = emitter
         self.ledger = ledger
@@ -90,9 +94,7 @@ final class Router: Sendable {
     }
 
     func plan(_ pool: CapabilityPool, profile: RequestProfile, now: Date, dryRun: Bool = false) -> Plan {
-        var result = pool.plan(
-            profile, providerAvailable: { self.providerHealth[$0]?.availability ?? .unavailable }, budget: ledger, now: now,
-            dryRun: dryRun)
+        var result = pool.plan(profile, budget: ledger, now: now, dryRun: dryRun)
         if let only = profile.onlyModel {
             result.chain.removeAll { $0.modelID != only }
             result.dropped.removeAll { $0.modelID != only }
@@ -152,16 +154,17 @@ final class Router: Sendable {
     ///   unknown) and the upstream's rate-limit report.
     func run<Value: Sendable>(
         _ journey: inout Journey, chain: [SelectionCandidate],
-        call: (ModelConfiguration, any ProviderConnector, AttemptContext) async throws -> (Value, Usage?, RateLimitStatus?)
+        call: (ModelHandle, any ProviderConnector, AttemptContext) async throws -> (Value, Usage?, RateLimitStatus?)
     ) async throws -> (Value, ModelConfiguration, Usage?, BudgetLedger.Reservation) {
         let pool = journey.pool
         let retry = pool.configuration.retry
         for candidate in chain {
-            guard let model = models[candidate.modelID] ?? pool.models.first(where: { $0.id == candidate.modelID }),
-                let connector = connectors[model.provider]
-            else { continue }
+            guard let handle = candidate.handle ?? handles[candidate.modelID], let connector = handle.connector else {
+                continue
+            }
+            let model = handle.model
             if let minimum = journey.minimumWindow, (model.contextWindow ?? 0) <= minimum { continue }
-            switch providerHealth[model.provider]?.availability ?? .unavailable {
+            switch handle.availability {
             case .available: break
             case .outage where candidate.isProbe: break
             case .outage, .unavailable: continue
@@ -195,18 +198,18 @@ final class Router: Sendable {
                     throw timeoutError(journey)
                 }
                 pool.recordStart(model.id, now: now)
-                let providerTimeout = providerConfigs[model.provider]?.timeout
+                let providerTimeout = handle.timeout
                 let attemptDeadline = providerTimeout.map { min(journey.deadline, now.adding($0)) } ?? journey.deadline
                 let context = AttemptContext(
                     requestID: journey.requestID, deadline: attemptDeadline, attempt: attempt, clock: clock)
                 do {
-                    let (value, usage, rateLimit) = try await call(model, connector, context)
+                    let (value, usage, rateLimit) = try await call(handle, connector, context)
                     let latency = clock.now().timeIntervalSince(now)
                     journey.attempts.append(
                         AttemptRecord(
                             modelID: model.id, providerID: model.provider, errorClass: nil, status: 200,
                             latencyMs: latency * 1000))
-                    recordSuccess(model: model, pool: pool, latency: latency, usage: usage, rateLimit: rateLimit,
+                    recordSuccess(handle, pool: pool, latency: latency, usage: usage, rateLimit: rateLimit,
                         journey: journey)
                     return (value, model, usage, reservation)
                 } catch {
@@ -257,16 +260,17 @@ final class Router: Sendable {
 
     // MARK: Outcomes
 
-    func recordSuccess(model: ModelConfiguration, pool: CapabilityPool, latency: Double, usage: Usage?,
+    func recordSuccess(_ handle: ModelHandle, pool: CapabilityPool, latency: Double, usage: Usage?,
         rateLimit: RateLimitStatus?, journey: Journey)
     {
+        let model = handle.model
         let now = clock.now()
         let cost = usage.flatMap { u in model.pricing?.cost(of: u) } ?? 0
         let transitions = pool.recordSuccess(
             model.id, latency: latency, tokens: usage?.totalTokens ?? 0, cost: cost, rateLimit: rateLimit, now: now)
         for t in transitions { publish(t, model: model.id, provider: model.provider, pool: pool) }
         pool.strategy.didSucceed(modelID: model.id, context: journey.profile.selectionContext(pool: pool.id, now: now))
-        if let health = providerHealth[model.provider] {
+        if let health = handle.provider {
             if let change = health.record(success: true) { publishHealth(change, provider: model.provider) }
             if health.snapshot.deactivation == .outage { recoverProvider(model.provider, trigger: "traffic_success") }
         }

@@ -162,13 +162,11 @@ extension Router {
     {
         let firstTokenTimeout = journey.pool.configuration.stream.firstTokenTimeout
         let ((source, first), model, _, reservation) = try await run(&journey, chain: chain) {
-            model, connector, context in
+            handle, connector, context in
             var upstream = request
-            upstream.model = model.name
+            upstream.model = handle.target.wireName
             upstream.stream = true
-            let opened = try await connector.stream(
-                upstream, target: ModelTarget(modelID: model.id, wireName: model.name, providerID: model.provider),
-                context: context)
+            let opened = try await connector.stream(upstream, target: handle.target, context: context)
             let source = ChunkSource(opened.chunks)
             var first: [ChatCompletionChunk] = []
             while true {
