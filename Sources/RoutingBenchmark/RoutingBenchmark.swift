@@ -34,9 +34,9 @@ struct RoutingBenchmark {
         for strategy in ["stick-until-failure", "round-robin", "cost-first", "latency-first", "load-balanced"] {
             config.pools = [PoolConfiguration(id: "chat", capability: "chat-completion", strategy: strategy)]
             let mesh = try Mesh(configuration: config, providers: registry, connectors: [])
-            let decision = try await measure(iterations) { _ = try mesh.explain(request) }
+            let decision = try await measure(iterations) { _ = try mesh.decide(request) }
             let routed = try await measure(iterations) { _ = try await mesh.route(request) }
-            results.append(("decision only, \(strategy) (explain)", decision))
+            results.append(("routing decision, \(strategy)", decision))
             results.append(("routed request, \(strategy)", routed))
             results.append(("  routing added, \(strategy)", routed - direct))
         }

@@ -6,7 +6,9 @@ import Synchronization
 ///
 /// A request reserves its worst-case cost (estimated input + maximum output at the model's
 /// price) before it is sent, and settles with the real cost after. Days and months are
-/// UTC calendar periods.
+/// UTC calendar periods. Spend is tracked for the scopes that have limits; with no limits
+/// configured the ledger stays out of the routing path entirely (costs still reach the
+/// statistics and request logs).
 public final class BudgetLedger: Sendable {
     /// Identifies a spend scope: `global`, `provider:<id>`, `pool:<id>`, `model:<id>`.
     public typealias ScopeKey = String
@@ -74,9 +76,9 @@ public final class BudgetLedger: Sendable {
 
     /// Reserves `estimate` in every scope, or returns the limit it would break.
     public func reserve(scopes: [ScopeKey], estimate: Double, now: Date) -> Result<Reservation, BudgetError> {
+        guard hasLimits else { return .success(Reservation(scopes: [], amount: estimate, dayKey: "", monthKey: "")) }
         let (day, month) = Self.periodKeys(now)
         let reservation = Reservation(scopes: scopes, amount: estimate, dayKey: day, monthKey: month)
-        guard hasLimits else { return .success(reservation) }
         return state.withLock { map in
             if let refusal = firstBreach(in: &map, scopes: scopes, estimate: estimate, day: day, month: month) {
                 return .failure(BudgetError(refusal: refusal))
@@ -92,6 +94,7 @@ public final class BudgetLedger: Sendable {
     /// Replaces the reservation with the real cost. With `actual == nil` (a stream that
     /// ended without usage) the whole reservation is kept as spent.
     public func settle(_ reservation: Reservation, actual: Double?) {
+        guard !reservation.scopes.isEmpty else { return }
         let cost = actual ?? reservation.amount
         state.withLock { map in
             for scope in reservation.scopes {

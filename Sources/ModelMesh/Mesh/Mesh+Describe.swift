@@ -111,7 +111,24 @@ public struct RoutingExplanation: Sendable, Codable {
     }
 }
 
+/// The outcome of the routing decision for one request: the pool and the fallback chain.
+public struct RoutingDecision: Sendable {
+    public var poolID: String
+    /// Candidates in the order they would be tried.
+    public var chain: [SelectionCandidate]
+}
+
 extension Mesh {
+    /// The routing decision (resolve, filter, order) for `request`, without sending it and
+    /// without moving any strategy state. ``explain(_:options:)`` adds the reasons.
+    public func decide(_ request: ChatCompletionRequest, options: RoutingOptions = .init()) throws -> RoutingDecision {
+        let (pool, onlyModel) = try router.route(request.model)
+        var profile = RequestProfile(chat: request, streaming: request.stream ?? false, sessionKey: options.sessionKey)
+        profile.onlyModel = onlyModel
+        let plan = router.plan(pool, profile: profile, now: router.clock.now(), dryRun: true)
+        return RoutingDecision(poolID: pool.id, chain: plan.chain)
+    }
+
     /// The state of every pool, model and provider.
     public func describe() -> MeshDescription {
         let now = router.clock.now()

@@ -1,4 +1,8 @@
 import Foundation
+import Synchronization
+
+private let requestCounter = Atomic<UInt64>(0)
+private let requestIDPrefix = "req_" + String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16) + "_"
 
 extension Router {
     func beginJourney(pool: CapabilityPool, profile: RequestProfile, requestID: String?) -> Journey {
@@ -8,12 +12,10 @@ extension Router {
             deadline: now.adding(pool.configuration.retry.timeout))
     }
 
+    /// A random per-process prefix and a counter: unique, and no system call per request.
     static func newRequestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = String(generator.next() as UInt64, radix: 16)
-        let low = String(generator.next() as UInt32, radix: 16)
-        return "req_" + String(repeating: "0", count: 16 - high.count) + high
-            + String(repeating: "0", count: 8 - low.count) + low
+        let n = requestCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        return requestIDPrefix + String(n, radix: 16)
     }
 
     /// A non-streamed chat completion.

@@ -172,7 +172,7 @@ final class Router: Sendable {
             guard pool.claimProbe(model.id, now: clock.now()) else { continue }
             let reservation: BudgetLedger.Reservation
             switch ledger.reserve(
-                scopes: BudgetLedger.scopes(model: model.id, provider: model.provider, pool: pool.id),
+                scopes: ledger.hasLimits ? BudgetLedger.scopes(model: model.id, provider: model.provider, pool: pool.id) : [],
                 estimate: journey.profile.estimatedCost(on: model), now: clock.now())
             {
             case .success(let r): reservation = r

@@ -100,36 +100,44 @@ public struct RateLimitAwareStrategy: RotationStrategy {
 /// using smooth weighted round-robin: over any window the split follows the weights and
 /// heavy models are interleaved, not bunched.
 public final class LoadBalancedStrategy: RotationStrategy {
-    private let current = Mutex<[String: Double]>([:])
+    /// Smooth-WRR running values, by model id (a short list: linear search beats hashing).
+    private let current = Mutex<[(id: String, value: Double)]>([])
 
     public init() {}
 
     public func order(_ candidates: [SelectionCandidate], context: SelectionContext) -> [SelectionCandidate] {
-        let chain = candidates.byPosition
+        var chain = candidates.byPosition
         guard chain.count > 1 else { return chain }
-        let total = chain.reduce(0) { $0 + max(0, $1.weight) }
+        var total = 0.0
+        for c in chain { total += max(0, c.weight) }
         guard total > 0 else { return chain }
-        let chosen = current.withLock { weights -> String in
-            let saved = weights
-            var best: String?
+        let chosen = current.withLock { values -> Int in
+            let saved = values
+            var best = 0
             var bestValue = -Double.infinity
-            for candidate in chain {
-                let value = (weights[candidate.modelID] ?? 0) + max(0, candidate.weight)
-                weights[candidate.modelID] = value
-                if value > bestValue {
-                    bestValue = value
-                    best = candidate.modelID
+            var slots: [Int] = []
+            slots.reserveCapacity(chain.count)
+            for (i, candidate) in chain.enumerated() {
+                let slot: Int
+                if let found = values.firstIndex(where: { $0.id == candidate.modelID }) {
+                    slot = found
+                } else {
+                    values.append((candidate.modelID, 0))
+                    slot = values.count - 1
+                }
+                slots.append(slot)
+                values[slot].value += max(0, candidate.weight)
+                if values[slot].value > bestValue {
+                    bestValue = values[slot].value
+                    best = i
                 }
             }
-            let id = best ?? chain[0].modelID
-            weights[id, default: 0] -= total
-            if context.isDryRun { weights = saved }
-            return id
+            values[slots[best]].value -= total
+            if context.isDryRun { values = saved }
+            return best
         }
-        let first = chain.filter { $0.modelID == chosen }
-        let rest = chain.filter { $0.modelID != chosen }.sorted { a, b in
-            a.weight == b.weight ? a.position < b.position : a.weight > b.weight
-        }
-        return first + rest
+        let first = chain.remove(at: chosen)
+        chain.sort { a, b in a.weight == b.weight ? a.position < b.position : a.weight > b.weight }
+        return [first] + chain
     }
 }
