@@ -50,6 +50,7 @@ public final class MockProvider: ProviderConnector {
         var script: [Step]
         var calls: [Call] = []
         var healthy = true
+        var listed: [String] = []
     }
 
     private let state: Mutex<State>
@@ -71,6 +72,13 @@ public final class MockProvider: ProviderConnector {
 
     /// Number of calls so far.
     public var callCount: Int { state.withLock { $0.calls.count } }
+
+    /// What ``listModels()`` returns.
+    public func setListedModels(_ ids: [String]) { state.withLock { $0.listed = ids } }
+
+    public func listModels() async throws -> [ProviderModelInfo] {
+        state.withLock { $0.listed }.map { ProviderModelInfo(id: $0) }
+    }
 
     /// Whether ``healthCheck()`` succeeds.
     public func setHealthy(_ healthy: Bool) { state.withLock { $0.healthy = healthy } }

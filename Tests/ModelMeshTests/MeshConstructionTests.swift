@@ -89,3 +89,21 @@ import Testing
         #expect(lines.contains { $0.contains("\"kind\":\"request_log\"") })
     }
 }
+
+@Suite struct DiscoveryTests {
+    @Test func syncReportsNewAndDeprecatedModelsOnlyWhenTheListChanges() async throws {
+        let mock = MockProvider()
+        let f = try MeshFixture(models: [("vendor.alpha", mock)])
+        mock.setListedModels(["alpha", "beta"])
+        let first = await f.mesh.syncDiscovery()
+        #expect(first == [DiscoveryChange(providerID: "p-vendor.alpha", new: ["beta"], deprecated: [])])
+        #expect(await f.mesh.syncDiscovery().isEmpty)  // unchanged: no event
+        mock.setListedModels(["beta", "gamma"])
+        await f.mesh.syncDiscovery()
+        let events = f.recorder.events(.discoveryModelsUpdated)
+        #expect(events.count == 2)
+        #expect(events[1].providerID == "p-vendor.alpha")
+        #expect(events[1].metadata["new"] == ["gamma"])
+        #expect(events[1].metadata["deprecated"] == ["alpha"])
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// A model mesh: capability pools over providers, with failover routing and lifecycle
 /// events, embedded in-process.
@@ -21,6 +22,8 @@ public final class Mesh: Sendable {
     public let budget: BudgetLedger
     /// Where state persists (nil: memory only).
     let storage: (any StateStorage)?
+    /// The last model listing seen per provider, for discovery sync.
+    let discoveryState = Mutex<[String: Set<String>]>([:])
     let router: Router
     let logger = Logger(label: "modelmesh.mesh")
 
@@ -230,6 +233,16 @@ public final class Mesh: Sendable {
             group.addTask {
                 await self.statistics.run(
                     every: self.configuration.observability.statisticsFlushInterval, emitter: self.events)
+            }
+            if configuration.discovery.syncEnabled {
+                group.addTask {
+                    while !Task.isCancelled {
+                        await self.syncDiscovery()
+                        do { try await self.router.clock.sleep(for: self.configuration.discovery.syncInterval) } catch {
+                            return
+                        }
+                    }
+                }
             }
             if configuration.discovery.healthEnabled {
                 group.addTask {
