@@ -167,7 +167,8 @@ public final class Mesh: Sendable {
             emitter: emitter, ledger: ledger, clock: clock, jitter: jitter, statistics: stats,
             requestLog: RequestLogSettings(
                 level: configuration.observability.logLevel, secrets: secrets,
-                redact: configuration.observability.redactSecrets))
+                redact: configuration.observability.redactSecrets,
+                traceMinSeverity: configuration.observability.traceMinSeverity))
 
         self.storage = storage ?? Self.makeStorage(configuration.storage)
         do { try restoreState() } catch {
