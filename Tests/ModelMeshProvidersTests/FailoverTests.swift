@@ -173,7 +173,7 @@ struct FailoverTests {
 
     @Test("A connection reset before the first byte is retried; resets on every attempt rotate")
     func resetBeforeFirstByte() async throws {
-        try await FailoverRig.run { rig in
+        try await FailoverRig.run(fakes: 3) { rig in
             rig.a.enqueue([.resetConnection, .openAIChatCompletion(content: "second try")], for: Self.openAIPath)
             rig.b.setDefault(.resetConnection)
             rig.c.enqueue(.anthropicMessage(text: "from c"), for: Self.anthropicPath)
