@@ -140,7 +140,10 @@ struct AnthropicProviderTests {
     func truncatedStreams() async throws {
         try await Harness.run { h in
             h.fake.enqueue(.anthropicStream(pieces: ["part", "ial"], complete: false), for: Self.messages)
-            h.fake.enqueue(.anthropicStream(pieces: ["cut"], complete: false, ending: .cut), for: Self.messages)
+            h.fake.enqueue(
+                .sse(
+                    FakeStreamEvent.anthropicEvents(pieces: ["cut"], complete: false)
+                        + [.anthropicPing(delay: .milliseconds(100))], ending: .cut), for: Self.messages)
             let provider = try h.anthropic()
             let clean = await drain(
                 try await provider.stream(Harness.request(), target: Harness.claude, context: Harness.context()))
@@ -328,23 +331,23 @@ struct AnthropicProviderTests {
     func silence() async throws {
         try await Harness.run { h in
             h.fake.enqueue(.silence, for: Self.messages)
-            let provider = try h.anthropic(timeout: .milliseconds(200))
+            let provider = try h.anthropic(timeout: .milliseconds(600))
             let started = ContinuousClock.now
             let error = await #expect(throws: ProviderError.self) {
                 try await provider.complete(Harness.request(), target: Harness.claude, context: Harness.context())
             }
             #expect(error?.errorClass == .timeout)
-            #expect(ContinuousClock.now - started < .seconds(2))
-            try await withTimeLimit { await h.fake.waitForAbortedResponses(1) }
+            #expect(ContinuousClock.now - started < .seconds(2.5))
+            try await withTimeLimit { await h.fake.wait { $0.abortedResponses >= $0.requests } }
         }
     }
 
     @Test("A slow response head is cut by the timeout, for answers and streams")
     func slowHead() async throws {
         try await Harness.run { h in
-            h.fake.enqueue(.anthropicMessage().delayingHead(by: .seconds(2)), for: Self.messages)
-            h.fake.enqueue(.anthropicStream(pieces: ["x"]).delayingHead(by: .seconds(2)), for: Self.messages)
-            let provider = try h.anthropic(timeout: .milliseconds(150))
+            h.fake.enqueue(.anthropicMessage().delayingHead(by: .seconds(4)), for: Self.messages)
+            h.fake.enqueue(.anthropicStream(pieces: ["x"]).delayingHead(by: .seconds(4)), for: Self.messages)
+            let provider = try h.anthropic(timeout: .milliseconds(600))
             let started = ContinuousClock.now
             let complete = await #expect(throws: ProviderError.self) {
                 try await provider.complete(Harness.request(), target: Harness.claude, context: Harness.context())
@@ -354,7 +357,7 @@ struct AnthropicProviderTests {
             }
             #expect(complete?.errorClass == .timeout)
             #expect(stream?.errorClass == .timeout)
-            #expect(ContinuousClock.now - started < .seconds(1.5))
+            #expect(ContinuousClock.now - started < .seconds(3.5))
         }
     }
 

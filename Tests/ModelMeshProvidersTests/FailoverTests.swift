@@ -204,12 +204,12 @@ struct FailoverTests {
     func silentUpstreamNotRetried() async throws {
         try await FailoverRig.run(fakes: 3) { rig in
             rig.a.setDefault(.silence)
-            rig.b.setDefault(.geminiResponse().delayingHead(by: .seconds(3)))
+            rig.b.setDefault(.geminiResponse().delayingHead(by: .seconds(5)))
             rig.c.enqueue(.anthropicMessage(text: "from c"), for: Self.anthropicPath)
             let mesh = try rig.mesh(
                 providers: [
-                    FailoverRig.provider("openai", "openai.llm.v1", at: rig.a, timeout: .milliseconds(250)),
-                    FailoverRig.provider("google", "google.gemini.v1", at: rig.b, timeout: .milliseconds(250)),
+                    FailoverRig.provider("openai", "openai.llm.v1", at: rig.a, timeout: .milliseconds(700)),
+                    FailoverRig.provider("google", "google.gemini.v1", at: rig.b, timeout: .milliseconds(700)),
                     FailoverRig.provider("anthropic", "anthropic.claude.v1", at: rig.c),
                 ],
                 models: [
@@ -225,7 +225,7 @@ struct FailoverTests {
             #expect(rig.b.requests.count == 1)
             #expect(rig.c.requests.count == 1)
             #expect(answer.attempts.map(\.errorClass) == ["timeout", "timeout", nil])
-            #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(2))
+            #expect(elapsed >= .milliseconds(1350) && elapsed < .seconds(4))
         }
     }
 

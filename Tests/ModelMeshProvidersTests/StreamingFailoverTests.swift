@@ -32,6 +32,8 @@ struct StreamingFailoverTests {
     static let anthropicPath = "/v1/messages"
     static let geminiStreamPath = "/v1beta/models/gemini-2.0-flash:streamGenerateContent"
     static let request = ChatCompletionRequest(model: "chat", messages: [.user("Say hello")])
+    /// A keep-alive after a pause, so the output before a cut has surely been relayed.
+    static let pause = FakeStreamEvent.comment("keep-alive", delay: .milliseconds(100))
 
     /// The last message of a recorded OpenAI or Anthropic request body.
     static func lastMessage(_ recorded: RecordedRequest?) -> JSONValue? {
@@ -91,7 +93,9 @@ struct StreamingFailoverTests {
     func midStreamCutResumes() async throws {
         try await FailoverRig.run { rig in
             rig.a.enqueue(
-                .sse(FakeStreamEvent.openAIChunks(pieces: ["Hello", ", wor"], usage: nil).dropLast(), ending: .cut),
+                .sse(
+                    FakeStreamEvent.openAIChunks(pieces: ["Hello", ", wor"], usage: nil).dropLast() + [Self.pause],
+                    ending: .cut),
                 for: Self.openAIPath)
             rig.b.enqueue(.anthropicStream(pieces: ["ld", "!"]), for: Self.anthropicPath)
             let mesh = try rig.mesh(
@@ -135,7 +139,7 @@ struct StreamingFailoverTests {
                     FailoverRig.model("openai.gpt-4o", features: [.systemPrompt, .prefill]),
                 ]
             ) { pool in
-                pool.stream.idleTimeout = .milliseconds(200)
+                pool.stream.idleTimeout = .milliseconds(300)
             }
             let started = ContinuousClock.now
             let outcome = await consume(try await mesh.routeStream(Self.request))
@@ -152,7 +156,9 @@ struct StreamingFailoverTests {
     @Test("Without a prefill-capable fallback a cut stream ends with stream_interrupted after the partial text")
     func midStreamWithoutPrefill() async throws {
         try await FailoverRig.run { rig in
-            rig.a.enqueue(.anthropicStream(pieces: ["Partial", " answer"], complete: false, ending: .cut), for: Self.anthropicPath)
+            rig.a.enqueue(
+                .sse(FakeStreamEvent.anthropicEvents(pieces: ["Partial", " answer"], complete: false) + [Self.pause], ending: .cut),
+                for: Self.anthropicPath)
             rig.b.setDefault(.openAIStream(pieces: ["unused"]))
             let mesh = try rig.mesh(
                 providers: [
@@ -174,7 +180,7 @@ struct StreamingFailoverTests {
     func midStreamFailPolicy() async throws {
         try await FailoverRig.run { rig in
             rig.a.enqueue(
-                .sse(FakeStreamEvent.openAIChunks(pieces: ["Half"], usage: nil).dropLast(), ending: .cut),
+                .sse(FakeStreamEvent.openAIChunks(pieces: ["Half"], usage: nil).dropLast() + [Self.pause], ending: .cut),
                 for: Self.openAIPath)
             rig.b.setDefault(.anthropicStream(pieces: ["unused"]))
             let mesh = try rig.mesh(
