@@ -173,7 +173,8 @@ extension FakeStreamEvent {
 
     /// `content_block_start` of an empty text block.
     public static func anthropicTextBlockStart(index: Int = 0, delay: Duration = .zero) -> FakeStreamEvent {
-        anthropic("content_block_start", ["index": .int(index), "content_block": ["type": "text", "text": ""]], delay: delay)
+        anthropic(
+            "content_block_start", ["index": .int(index), "content_block": ["type": "text", "text": ""]], delay: delay)
     }
 
     /// `content_block_delta` with a `text_delta`.
@@ -211,7 +212,9 @@ extension FakeStreamEvent {
     }
 
     /// `message_delta` with the stop reason and the cumulative output tokens.
-    public static func anthropicMessageDelta(stopReason: String = "end_turn", outputTokens: Int, delay: Duration = .zero)
+    public static func anthropicMessageDelta(
+        stopReason: String = "end_turn", outputTokens: Int, delay: Duration = .zero
+    )
         -> FakeStreamEvent
     {
         anthropic(
@@ -233,7 +236,9 @@ extension FakeStreamEvent {
     }
 
     /// An in-band `error` event, e.g. `overloaded_error` in the middle of a stream.
-    public static func anthropicError(type: String = "overloaded_error", message: String = "Overloaded", delay: Duration = .zero)
+    public static func anthropicError(
+        type: String = "overloaded_error", message: String = "Overloaded", delay: Duration = .zero
+    )
         -> FakeStreamEvent
     {
         .json(FakeAnthropic.errorBody(type: type, message: message), event: "error", delay: delay)

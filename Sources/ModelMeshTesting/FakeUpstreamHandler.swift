@@ -121,7 +121,7 @@ final class FakeUpstreamHandler: ChannelInboundHandler {
             // of delivered output depend on scheduling.
             responding = false
             context.flush()
-            after(.milliseconds(50), context: context) {
+            after(.milliseconds(200), context: context) {
                 context.close(promise: nil)
             }
         case .stall:

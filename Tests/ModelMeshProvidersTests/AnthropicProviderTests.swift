@@ -35,7 +35,8 @@ struct AnthropicProviderTests {
                     text: "Hi there", inputTokens: 12, outputTokens: 4,
                     headers: [
                         ("anthropic-ratelimit-requests-limit", "50"), ("anthropic-ratelimit-requests-remaining", "49"),
-                        ("anthropic-ratelimit-tokens-limit", "40000"), ("anthropic-ratelimit-tokens-remaining", "39000"),
+                        ("anthropic-ratelimit-tokens-limit", "40000"),
+                        ("anthropic-ratelimit-tokens-remaining", "39000"),
                     ]), for: Self.messages)
             let provider = try h.anthropic(settings: ["max_tokens": 1024])
             var request = ChatCompletionRequest(
@@ -87,7 +88,8 @@ struct AnthropicProviderTests {
         defer { Task { try await transport.shutdown() } }
         #expect(throws: ProviderSetupError.self) {
             try AnthropicProvider(
-                configuration: ProviderConfiguration(id: "a", connector: "anthropic.claude.v1", baseURL: "api.anthropic.com"),
+                configuration: ProviderConfiguration(
+                    id: "a", connector: "anthropic.claude.v1", baseURL: "api.anthropic.com"),
                 transport: transport)
         }
         #expect(throws: ProviderSetupError.self) {
@@ -105,11 +107,14 @@ struct AnthropicProviderTests {
     func prefillTrimmed() async throws {
         try await Harness.run { h in
             h.fake.enqueue(.anthropicMessage(text: " world"), for: Self.messages)
-            let request = ChatCompletionRequest(model: "chat", messages: [.user("Say hello world"), .assistant("Hello, ")])
+            let request = ChatCompletionRequest(
+                model: "chat", messages: [.user("Say hello world"), .assistant("Hello, ")])
             _ = try await h.anthropic().complete(request, target: Harness.claude, context: Harness.context())
             let messages = try #require(h.fake.lastRequest?.json?["messages"])
             #expect(
-                messages == [["role": "user", "content": "Say hello world"], ["role": "assistant", "content": "Hello,"]])
+                messages == [
+                    ["role": "user", "content": "Say hello world"], ["role": "assistant", "content": "Hello,"],
+                ])
         }
     }
 
@@ -185,7 +190,8 @@ struct AnthropicProviderTests {
         try await Harness.run { h in
             h.fake.enqueue(
                 .anthropicMessage(
-                    text: "Checking.", toolUses: [FakeToolUse(id: "toolu_2", name: "get_weather", input: ["city": "Bergen"])]),
+                    text: "Checking.",
+                    toolUses: [FakeToolUse(id: "toolu_2", name: "get_weather", input: ["city": "Bergen"])]),
                 for: Self.messages)
             let weather = Tool(
                 function: .init(
@@ -198,7 +204,8 @@ struct AnthropicProviderTests {
                     ChatMessage(
                         role: "assistant", content: nil,
                         toolCalls: [
-                            ToolCall(id: "toolu_1", function: .init(name: "get_weather", arguments: #"{"city":"Oslo"}"#))
+                            ToolCall(
+                                id: "toolu_1", function: .init(name: "get_weather", arguments: #"{"city":"Oslo"}"#))
                         ]),
                     ChatMessage(role: "tool", content: .text("12°C"), toolCallID: "toolu_1"),
                 ])
@@ -231,9 +238,14 @@ struct AnthropicProviderTests {
                     ["role": "user", "content": "Weather in Oslo, then Bergen?"],
                     [
                         "role": "assistant",
-                        "content": [["type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": ["city": "Oslo"]]],
+                        "content": [
+                            ["type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": ["city": "Oslo"]]
+                        ],
                     ],
-                    ["role": "user", "content": [["type": "tool_result", "tool_use_id": "toolu_1", "content": "12°C"]]],
+                    [
+                        "role": "user",
+                        "content": [["type": "tool_result", "tool_use_id": "toolu_1", "content": "12°C"]],
+                    ],
                 ])
         }
     }
@@ -263,7 +275,10 @@ struct AnthropicProviderTests {
         (400, "invalid_request_error", "messages: roles must alternate", .invalidRequest),
         (400, "invalid_request_error", "prompt is too long: 215000 tokens > 200000 maximum", .contextLength),
         (401, "authentication_error", "invalid x-api-key", .authentication),
-        (403, "permission_error", "Your API key does not have permission to use the specified resource.", .authentication),
+        (
+            403, "permission_error", "Your API key does not have permission to use the specified resource.",
+            .authentication
+        ),
         (404, "not_found_error", "model: claude-nope", .modelNotFound),
         (413, "request_too_large", "Request exceeds the maximum allowed number of bytes.", .contextLength),
         (429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", .rateLimited),
@@ -366,7 +381,8 @@ struct AnthropicProviderTests {
         try await Harness.run { h in
             h.fake.enqueue(.anthropicStream(pieces: ["a", "b"], complete: false, ending: .stall), for: Self.messages)
             let provider = try h.anthropic(streamIdleTimeout: .milliseconds(200))
-            let stream = try await provider.stream(Harness.request(), target: Harness.claude, context: Harness.context())
+            let stream = try await provider.stream(
+                Harness.request(), target: Harness.claude, context: Harness.context())
             let (chunks, error) = try await withTimeLimit { await drain(stream) }
             #expect(text(of: chunks) == "ab")
             #expect((error as? ProviderError)?.errorClass == .timeout)
@@ -401,7 +417,8 @@ struct AnthropicProviderTests {
     func keyNeverLeaks() async throws {
         try await Harness.run { h in
             h.fake.enqueue(
-                .anthropicError(status: 401, type: "authentication_error", message: "invalid x-api-key: \(Harness.apiKey)"),
+                .anthropicError(
+                    status: 401, type: "authentication_error", message: "invalid x-api-key: \(Harness.apiKey)"),
                 for: Self.messages)
             h.fake.enqueue(
                 .sse([.anthropicMessageStart(), .anthropicError(type: "api_error", message: "key \(Harness.apiKey)")]),
@@ -435,7 +452,8 @@ struct AnthropicProviderTests {
                 ], for: "/v1/models")
             let provider = try h.anthropic()
             let models = try await provider.listModels()
-            #expect(models.map(\.id) == ["claude-sonnet-4-20250514", "claude-haiku-4-5-20251001", "claude-opus-4-20250514"])
+            #expect(
+                models.map(\.id) == ["claude-sonnet-4-20250514", "claude-haiku-4-5-20251001", "claude-opus-4-20250514"])
             #expect(models.allSatisfy { $0.ownedBy == "anthropic" })
             let pages = h.fake.requests(to: "/v1/models")
             #expect(pages.map(\.query) == ["limit=1000", "limit=1000&after_id=claude-haiku-4-5-20251001"])
@@ -469,7 +487,8 @@ struct AnthropicProviderTests {
             h.fake.enqueue(
                 .anthropicMessage(text: "ok", inputTokens: 1000, outputTokens: 2000, cacheReadTokens: 10_000),
                 for: Self.messages)
-            h.fake.enqueue(.anthropicStream(pieces: ["o", "k"], inputTokens: 3000, outputTokens: 1000), for: Self.messages)
+            h.fake.enqueue(
+                .anthropicStream(pieces: ["o", "k"], inputTokens: 3000, outputTokens: 1000), for: Self.messages)
             var configuration = MeshConfiguration()
             configuration.observability.connectors = []
             configuration.providers = [
@@ -490,7 +509,9 @@ struct AnthropicProviderTests {
 
             let answer = try await mesh.route(Harness.request(model: "chat"))
             #expect(answer.value.text == "ok")
-            #expect(answer.value.usage == Usage(promptTokens: 11_000, completionTokens: 2000, cachedTokens: 10_000, cacheWriteTokens: 0))
+            #expect(
+                answer.value.usage
+                    == Usage(promptTokens: 11_000, completionTokens: 2000, cachedTokens: 10_000, cacheWriteTokens: 0))
             // $3/M plain input, $0.30/M cache reads, $15/M output.
             let expected = (1000 * 3.0 + 10_000 * 0.30 + 2000 * 15.0) / 1_000_000
             let cost = try #require(recorder.logs.last?.cost)

@@ -23,7 +23,9 @@ struct BuiltInProvidersRegistryTests {
         #expect(long is AnthropicProvider)
         #expect((gemini as? GeminiProvider)?.baseURL == "https://generativelanguage.googleapis.com")
         #expect(
-            BuiltInProviders.connectorIDs.isSuperset(of: ["anthropic.claude.v1", "anthropic.llm.v1", "google.gemini.v1"]))
+            BuiltInProviders.connectorIDs.isSuperset(of: [
+                "anthropic.claude.v1", "anthropic.llm.v1", "google.gemini.v1",
+            ]))
         // Every provider connector the configuration accepts is built, except the simulated one.
         #expect(ConnectorID.providerConnectors.subtracting(BuiltInProviders.connectorIDs) == ["modelmesh.simulated.v1"])
     }
@@ -35,7 +37,8 @@ struct BuiltInProvidersRegistryTests {
         #expect(registry.connectorIDs == BuiltInProviders.connectorIDs)
         for connector in BuiltInProviders.connectorIDs.sorted() {
             let configuration = ProviderConfiguration(
-                id: "p", connector: connector, baseURL: connector == "openai-compatible.llm.v1" ? "http://10.0.0.1" : nil)
+                id: "p", connector: connector,
+                baseURL: connector == "openai-compatible.llm.v1" ? "http://10.0.0.1" : nil)
             _ = try registry.make(configuration)
         }
         let bad = #expect(throws: ProviderSetupError.self) {
@@ -54,13 +57,18 @@ struct BuiltInProvidersRegistryTests {
         #expect(
             BuiltInProviders.defaultPricing(connector: "anthropic.llm.v1", wireName: "claude-haiku-4-5-20251001")?
                 .inputPerMillion == 1)
-        let flash = try #require(BuiltInProviders.defaultModel(connector: "google.gemini.v1", wireName: "models/gemini-2.0-flash"))
+        let flash = try #require(
+            BuiltInProviders.defaultModel(connector: "google.gemini.v1", wireName: "models/gemini-2.0-flash"))
         #expect(flash.pricing?.outputPerMillion == 0.40)
         #expect(flash.contextWindow == 1_048_576)
         #expect(flash.features.contains(.toolCalling))
-        #expect(BuiltInProviders.defaultModel(connector: "anthropic.claude.v1", wireName: "claude-sonnet-4-20250514")?.features.contains(.prefill) == true)
+        #expect(
+            BuiltInProviders.defaultModel(connector: "anthropic.claude.v1", wireName: "claude-sonnet-4-20250514")?
+                .features.contains(.prefill) == true)
         #expect(BuiltInProviders.defaultPricing(connector: "google.gemini.v1", wireName: "gemini-9") == nil)
-        #expect(BuiltInProviders.defaultModels(connector: "google.gemini.v1", providerID: "g").map(\.id).contains("g.gemini-2.0-flash"))
+        #expect(
+            BuiltInProviders.defaultModels(connector: "google.gemini.v1", providerID: "g").map(\.id).contains(
+                "g.gemini-2.0-flash"))
     }
 
     @Test("applyDefaults fills missing pricing, window, output limit and features, and keeps what is set")
@@ -74,7 +82,8 @@ struct BuiltInProvidersRegistryTests {
         configuration.models = [
             ModelConfiguration(id: "claude.claude-sonnet-4-20250514", provider: "claude"),
             ModelConfiguration(
-                id: "gem.flash", name: "gemini-2.0-flash", provider: "gem", features: [.systemPrompt], contextWindow: 32_000,
+                id: "gem.flash", name: "gemini-2.0-flash", provider: "gem", features: [.systemPrompt],
+                contextWindow: 32_000,
                 pricing: ModelPricing(inputPerMillion: 9, outputPerMillion: 9)),
             ModelConfiguration(id: "local.mystery", provider: "local"),
         ]
@@ -128,7 +137,8 @@ struct BuiltInProvidersRegistryTests {
     @Test("autodetectedConfiguration reads <PROVIDER>_BASE_URL and fills default pricing; Anthropic and Gemini answer")
     func autodetectedConfiguration() async throws {
         try await Harness.run { h in
-            h.fake.enqueue(.anthropicMessage(text: "claude here", inputTokens: 1_000_000, outputTokens: 0), for: "/v1/messages")
+            h.fake.enqueue(
+                .anthropicMessage(text: "claude here", inputTokens: 1_000_000, outputTokens: 0), for: "/v1/messages")
             h.fake.enqueue(
                 .geminiResponse(text: "gemini here", promptTokens: 1_000_000, candidatesTokens: 0),
                 for: "/v1beta/models/gemini-2.0-flash:generateContent")
@@ -173,7 +183,9 @@ struct BuiltInProvidersRegistryTests {
         #expect(BuiltInProviders.sharedTransport !== first)
         let again = try ProviderRegistry.builtIn.make(
             ProviderConfiguration(id: "o", connector: "openai.llm.v1", baseURL: fake.url("/v1")))
-        #expect(try await again.complete(Harness.request(), target: Harness.target, context: Harness.context()).completion.text == "shared")
+        #expect(
+            try await again.complete(Harness.request(), target: Harness.target, context: Harness.context()).completion
+                .text == "shared")
         try await BuiltInProviders.shutdown()
         try await fake.shutdown()
     }

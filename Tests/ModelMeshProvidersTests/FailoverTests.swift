@@ -80,13 +80,15 @@ struct FailoverTests {
     @Test("A 429 with Retry-After: 1 is waited out on the same model, then answered")
     func retryAfterSeconds() async throws {
         try await FailoverRig.run { rig in
-            rig.a.enqueue([.rateLimited(retryAfter: "1"), .openAIChatCompletion(content: "after the wait")], for: Self.openAIPath)
+            rig.a.enqueue(
+                [.rateLimited(retryAfter: "1"), .openAIChatCompletion(content: "after the wait")], for: Self.openAIPath)
             rig.b.setDefault(.anthropicMessage(text: "from b"))
             let mesh = try rig.mesh(
                 providers: [
                     FailoverRig.provider("openai", "openai.llm.v1", at: rig.a),
                     FailoverRig.provider("anthropic", "anthropic.claude.v1", at: rig.b),
-                ], models: [FailoverRig.model("openai.gpt-4o"), FailoverRig.model("anthropic.claude-sonnet-4-20250514")])
+                ],
+                models: [FailoverRig.model("openai.gpt-4o"), FailoverRig.model("anthropic.claude-sonnet-4-20250514")])
 
             let answer = try await FailoverRig.ask(mesh)
 
@@ -104,7 +106,10 @@ struct FailoverTests {
     func retryAfterMilliseconds() async throws {
         try await FailoverRig.run(fakes: 1) { rig in
             rig.a.enqueue(
-                [.anthropicRateLimited(retryAfter: nil, headers: [("retry-after-ms", "300")]), .anthropicMessage(text: "ok")],
+                [
+                    .anthropicRateLimited(retryAfter: nil, headers: [("retry-after-ms", "300")]),
+                    .anthropicMessage(text: "ok"),
+                ],
                 for: Self.anthropicPath)
             let mesh = try rig.mesh(
                 providers: [FailoverRig.provider("anthropic", "anthropic.claude.v1", at: rig.a)],
@@ -154,7 +159,10 @@ struct FailoverTests {
                     FailoverRig.provider("anthropic", "anthropic.claude.v1", at: rig.a),
                     FailoverRig.provider("google", "google.gemini.v1", at: rig.b),
                 ],
-                models: [FailoverRig.model("anthropic.claude-sonnet-4-20250514"), FailoverRig.model("google.gemini-2.0-flash")],
+                models: [
+                    FailoverRig.model("anthropic.claude-sonnet-4-20250514"),
+                    FailoverRig.model("google.gemini-2.0-flash"),
+                ],
                 clock: clock)
 
             let answer = try await FailoverRig.ask(mesh)
@@ -191,7 +199,10 @@ struct FailoverTests {
                     FailoverRig.provider("groq", "groq.api.v1", at: rig.b),
                     FailoverRig.provider("anthropic", "anthropic.claude.v1", at: rig.c),
                 ],
-                models: [FailoverRig.model("groq.llama-3.3-70b-versatile"), FailoverRig.model("anthropic.claude-sonnet-4-20250514")],
+                models: [
+                    FailoverRig.model("groq.llama-3.3-70b-versatile"),
+                    FailoverRig.model("anthropic.claude-sonnet-4-20250514"),
+                ],
                 clock: clock)
             let rotated = try await FailoverRig.ask(second)
             #expect(rotated.value.text == "from c")
@@ -234,7 +245,8 @@ struct FailoverTests {
         try await FailoverRig.run(fakes: 3) { rig in
             rig.a.setDefault(
                 .anthropicError(
-                    status: 400, type: "invalid_request_error", message: "prompt is too long: 150000 tokens > 100000 maximum"))
+                    status: 400, type: "invalid_request_error",
+                    message: "prompt is too long: 150000 tokens > 100000 maximum"))
             rig.b.setDefault(.openAIChatCompletion(content: "small window"))
             rig.c.setDefault(.geminiResponse(text: "large window"))
             let clock = TestClock()
@@ -312,7 +324,10 @@ struct FailoverTests {
                     FailoverRig.provider("google", "google.gemini.v1", at: rig.a),
                     FailoverRig.provider("anthropic", "anthropic.claude.v1", at: rig.b),
                 ],
-                models: [FailoverRig.model("google.gemini-2.0-flash"), FailoverRig.model("anthropic.claude-sonnet-4-20250514")],
+                models: [
+                    FailoverRig.model("google.gemini-2.0-flash"),
+                    FailoverRig.model("anthropic.claude-sonnet-4-20250514"),
+                ],
                 clock: TestClock())
             #expect(try await FailoverRig.ask(mesh).value.text == "from b")
             #expect(try await FailoverRig.ask(mesh).value.text == "from b")

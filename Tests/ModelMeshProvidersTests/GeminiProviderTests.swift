@@ -17,7 +17,8 @@ extension Harness {
             transport: transport, streamIdleTimeout: streamIdleTimeout)
     }
 
-    static let flash = ModelTarget(modelID: "google.gemini-2.0-flash", wireName: "gemini-2.0-flash", providerID: "google")
+    static let flash = ModelTarget(
+        modelID: "google.gemini-2.0-flash", wireName: "gemini-2.0-flash", providerID: "google")
 }
 
 @Suite("Gemini provider over loopback HTTP")
@@ -125,10 +126,12 @@ struct GeminiProviderTests {
     func toolsRoundTrip() async throws {
         try await Harness.run { h in
             h.fake.enqueue(
-                .geminiResponse(text: nil, functionCalls: [FakeToolUse(name: "get_weather", input: ["city": "Bergen"])]),
+                .geminiResponse(
+                    text: nil, functionCalls: [FakeToolUse(name: "get_weather", input: ["city": "Bergen"])]),
                 for: Self.generate)
             h.fake.enqueue(
-                .geminiStream(pieces: [], functionCalls: [FakeToolUse(id: "fc_1", name: "get_weather", input: ["city": "Oslo"])]),
+                .geminiStream(
+                    pieces: [], functionCalls: [FakeToolUse(id: "fc_1", name: "get_weather", input: ["city": "Oslo"])]),
                 for: Self.streamGenerate)
             var request = ChatCompletionRequest(
                 model: "chat",
@@ -191,7 +194,10 @@ struct GeminiProviderTests {
 
     static let errorCases: [(Int, String, String, ProviderErrorClass)] = [
         (400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unknown name \"foo\"", .invalidRequest),
-        (400, "INVALID_ARGUMENT", "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).", .contextLength),
+        (
+            400, "INVALID_ARGUMENT",
+            "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).", .contextLength
+        ),
         (403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers.", .authentication),
         (404, "NOT_FOUND", "models/gemini-nope is not found for API version v1beta", .modelNotFound),
         (500, "INTERNAL", "An internal error has occurred.", .serverError),
@@ -313,7 +319,8 @@ struct GeminiProviderTests {
         try await Harness.run { h in
             h.fake.enqueue(.silence, for: Self.generate)
             h.fake.enqueue(.geminiResponse().delayingHead(by: .seconds(4)), for: Self.generate)
-            h.fake.enqueue(.geminiStream(pieces: ["a", "b"], finishReason: nil, ending: .stall), for: Self.streamGenerate)
+            h.fake.enqueue(
+                .geminiStream(pieces: ["a", "b"], finishReason: nil, ending: .stall), for: Self.streamGenerate)
             // Generous for a deadline test: on a loaded machine connecting can take a few 100ms.
             let provider = try h.gemini(timeout: .milliseconds(700))
             let started = ContinuousClock.now
@@ -336,7 +343,8 @@ struct GeminiProviderTests {
     @Test("A consumer that cancels closes the upstream connection")
     func cancellation() async throws {
         try await Harness.run { h in
-            h.fake.enqueue(.geminiStream(pieces: ["first"], finishReason: nil, ending: .stall), for: Self.streamGenerate)
+            h.fake.enqueue(
+                .geminiStream(pieces: ["first"], finishReason: nil, ending: .stall), for: Self.streamGenerate)
             let stream = try await h.gemini(streamIdleTimeout: .seconds(30)).stream(
                 Harness.request(), target: Harness.flash, context: Harness.context())
             let (firstText, signal) = AsyncStream<Void>.makeStream()

@@ -50,7 +50,10 @@ struct StreamingFailoverTests {
                     FailoverRig.provider("anthropic", "anthropic.claude.v1", at: rig.a),
                     FailoverRig.provider("google", "google.gemini.v1", at: rig.b),
                 ],
-                models: [FailoverRig.model("anthropic.claude-sonnet-4-20250514"), FailoverRig.model("google.gemini-2.0-flash")])
+                models: [
+                    FailoverRig.model("anthropic.claude-sonnet-4-20250514"),
+                    FailoverRig.model("google.gemini-2.0-flash"),
+                ])
             let stream = try await mesh.routeStream(Self.request)
             #expect(stream.modelID == "google.gemini-2.0-flash")
             #expect(stream.attempts.map(\.status) == [529, 529, 529, 200])
@@ -127,7 +130,8 @@ struct StreamingFailoverTests {
     func midStreamStallResumes() async throws {
         try await FailoverRig.run { rig in
             rig.a.enqueue(
-                .geminiStream(pieces: ["Hello", " there"], finishReason: nil, ending: .stall), for: Self.geminiStreamPath)
+                .geminiStream(pieces: ["Hello", " there"], finishReason: nil, ending: .stall),
+                for: Self.geminiStreamPath)
             rig.b.enqueue(.openAIStream(pieces: [", friend."]), for: Self.openAIPath)
             let mesh = try rig.mesh(
                 providers: [
@@ -157,7 +161,9 @@ struct StreamingFailoverTests {
     func midStreamWithoutPrefill() async throws {
         try await FailoverRig.run { rig in
             rig.a.enqueue(
-                .sse(FakeStreamEvent.anthropicEvents(pieces: ["Partial", " answer"], complete: false) + [Self.pause], ending: .cut),
+                .sse(
+                    FakeStreamEvent.anthropicEvents(pieces: ["Partial", " answer"], complete: false) + [Self.pause],
+                    ending: .cut),
                 for: Self.anthropicPath)
             rig.b.setDefault(.openAIStream(pieces: ["unused"]))
             let mesh = try rig.mesh(
@@ -180,7 +186,8 @@ struct StreamingFailoverTests {
     func midStreamFailPolicy() async throws {
         try await FailoverRig.run { rig in
             rig.a.enqueue(
-                .sse(FakeStreamEvent.openAIChunks(pieces: ["Half"], usage: nil).dropLast() + [Self.pause], ending: .cut),
+                .sse(
+                    FakeStreamEvent.openAIChunks(pieces: ["Half"], usage: nil).dropLast() + [Self.pause], ending: .cut),
                 for: Self.openAIPath)
             rig.b.setDefault(.anthropicStream(pieces: ["unused"]))
             let mesh = try rig.mesh(
@@ -220,7 +227,8 @@ struct StreamingFailoverTests {
                 provider = FailoverRig.provider("anthropic", "anthropic.claude.v1", at: rig.a)
                 model = FailoverRig.model("anthropic.claude-sonnet-4-20250514")
             default:
-                rig.a.enqueue(.geminiStream(pieces: ["Almost", " done"], finishReason: nil), for: Self.geminiStreamPath)
+                rig.a.enqueue(
+                    .geminiStream(pieces: ["Almost", " done"], finishReason: nil), for: Self.geminiStreamPath)
                 provider = FailoverRig.provider("google", "google.gemini.v1", at: rig.a)
                 model = FailoverRig.model("google.gemini-2.0-flash")
             }

@@ -72,7 +72,8 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
             baseURL = Self.defaultBaseURL
         }
         let settings = configuration.settings
-        apiVersion = try Self.stringSetting(settings, "anthropic_version", provider: id) ?? AnthropicTranslator.apiVersion
+        apiVersion =
+            try Self.stringSetting(settings, "anthropic_version", provider: id) ?? AnthropicTranslator.apiVersion
         if let value = settings["max_tokens"], value != .null {
             guard let maxTokens = value.intValue, maxTokens > 0 else {
                 throw ProviderSetupError(

@@ -91,7 +91,8 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
         default:
             throw ProviderSetupError(
                 code: "invalid_setting", providerID: id, message: "safety_settings must be a list of objects",
-                hint: "Write for example safety_settings: [{category: HARM_CATEGORY_HARASSMENT, threshold: BLOCK_NONE}]")
+                hint: "Write for example safety_settings: [{category: HARM_CATEGORY_HARASSMENT, threshold: BLOCK_NONE}]"
+            )
         }
         let timeout = configuration.timeout ?? Self.defaultTimeout
         self.timeout = timeout
