@@ -1,3 +1,4 @@
+import Foundation
 import ModelMesh
 
 extension ProviderRegistry {
@@ -51,5 +52,25 @@ extension ProviderRegistry {
             }
         }
         return registry
+    }
+}
+
+extension Mesh {
+    /// A mesh over the providers found in the environment (API-key variables, local
+    /// hosts, `<PROVIDER>_BASE_URL` overrides), with the built-in connectors and the vendors'
+    /// default pricing, context windows and features filled in.
+    ///
+    /// - Throws: a ``ModelMeshError`` naming the variables to set when nothing is detected.
+    public static func autodetected(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        connectors: [any ObservabilityConnector] = []
+    ) throws -> Mesh {
+        guard let configuration = BuiltInProviders.autodetectedConfiguration(environment: environment) else {
+            throw ModelMeshError(
+                .invalidRequest, "No provider detected in the environment",
+                hint: "Set an API key variable such as OPENAI_API_KEY or ANTHROPIC_API_KEY, or OLLAMA_HOST "
+                    + "for a local Ollama, or pass a configuration")
+        }
+        return try Mesh(configuration: configuration, providers: .builtIn, connectors: connectors)
     }
 }
