@@ -7,12 +7,18 @@ let package = Package(
     products: [
         .library(name: "ModelMesh", targets: ["ModelMesh"]),
         .library(name: "ModelMeshTesting", targets: ["ModelMeshTesting"]),
+        .library(name: "ModelMeshServer", targets: ["ModelMeshServer"]),
         .executable(name: "modelmesh", targets: ["modelmesh"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The engine: capability pools, routing, failover, events, configuration, budgets.
@@ -29,16 +35,43 @@ let package = Package(
             name: "ModelMeshTesting",
             dependencies: ["ModelMesh"]
         ),
+        // The OpenAI-compatible proxy: a Hummingbird application over a Mesh, plus the
+        // server-side observability connectors (Prometheus, webhook).
+        .target(
+            name: "ModelMeshServer",
+            dependencies: [
+                "ModelMesh",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .executableTarget(
             name: "modelmesh",
             dependencies: [
                 "ModelMesh",
+                "ModelMeshServer",
+                "ModelMeshTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "ModelMeshTests",
             dependencies: ["ModelMesh", "ModelMeshTesting"]
+        ),
+        .testTarget(
+            name: "ModelMeshServerTests",
+            dependencies: [
+                "ModelMeshServer",
+                "ModelMeshTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
     ]
 )
