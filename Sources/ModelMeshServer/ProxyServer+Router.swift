@@ -24,8 +24,45 @@ extension ProxyServer {
         }
     }
 
+    typealias Handler = @Sendable (Request, ProxyRequestContext) async throws -> Response
+
+    /// The enabled routes: method, Hummingbird path, handler.
+    func routes() -> [(method: HTTPRequest.Method, path: String, handler: Handler)] {
+        let h = handlers
+        var routes: [(method: HTTPRequest.Method, path: String, handler: Handler)] = [
+            (.get, "/health", { try await h.health($0, context: $1) })
+        ]
+        func add(_ method: HTTPRequest.Method, _ template: String, path: String? = nil, _ handler: @escaping Handler) {
+            if serves(template) { routes.append((method, path ?? template, handler)) }
+        }
+        add(.get, "/ready") { try await h.ready($0, context: $1) }
+        add(.get, "/metrics") { try await h.metricsText($0, context: $1) }
+        add(.post, "/v1/chat/completions") { try await h.chatCompletions($0, context: $1) }
+        add(.post, "/v1/embeddings") { try await h.embeddings($0, context: $1) }
+        add(.get, "/v1/models") { try await h.listModels($0, context: $1) }
+        // Catch-all: model ids contain dots and may contain slashes.
+        add(.get, "/v1/models/{id}", path: "/v1/models/**") { try await h.model($0, context: $1) }
+        add(.get, "/v1/mesh/state") { try await h.state($0, context: $1) }
+        add(.post, "/v1/mesh/explain") { try await h.explain($0, context: $1) }
+        let activate = serves("/v1/mesh/models/{id}/activate")
+        let deactivate = serves("/v1/mesh/models/{id}/deactivate")
+        if activate || deactivate {
+            routes.append(
+                (.post, "/v1/mesh/models/**", { request, context in
+                    let action = context.parameters.getCatchAll().last
+                    guard (action == "activate" && activate) || (action == "deactivate" && deactivate) else {
+                        throw ProxyError.pathNotFound(request.method, request.uri.path)
+                    }
+                    return try await h.changeModelState(request, context: context)
+                }))
+        }
+        add(.get, "/v1/mesh/events") { try await h.events($0, context: $1) }
+        return routes
+    }
+
     /// The router with every middleware and enabled endpoint.
     public func makeRouter() -> Router<ProxyRequestContext> {
+        let routes = routes()
         let router = Router(context: ProxyRequestContext.self)
         // Outermost first: the request id is on every response, then metrics see final
         // statuses, CORS headers go on errors too, and errors render in one place.
@@ -50,7 +87,7 @@ extension ProxyServer {
                     ],
                     maxAge: .seconds(600)))
         }
-        router.add(middleware: OpenAIErrorMiddleware())
+        router.add(middleware: OpenAIErrorMiddleware(routes: routes.map { ($0.method, $0.path) }))
         if !configuration.tokens.isEmpty {
             router.add(middleware: BearerAuthMiddleware(tokens: configuration.tokens, openPaths: Self.openPaths))
         }
@@ -61,30 +98,9 @@ extension ProxyServer {
                         perMinute: configuration.rateLimitPerMinute, burst: configuration.rateLimitBurst),
                     exemptPaths: Self.openPaths.union(["/metrics"])))
         }
-
-        let h = handlers
-        router.get("/health", use: { try await h.health($0, context: $1) })
-        if serves("/ready") { router.get("/ready", use: { try await h.ready($0, context: $1) }) }
-        if serves("/metrics") { router.get("/metrics", use: { try await h.metricsText($0, context: $1) }) }
-        if serves("/v1/chat/completions") { router.post("/v1/chat/completions", use: { try await h.chatCompletions($0, context: $1) }) }
-        if serves("/v1/embeddings") { router.post("/v1/embeddings", use: { try await h.embeddings($0, context: $1) }) }
-        if serves("/v1/models") { router.get("/v1/models", use: { try await h.listModels($0, context: $1) }) }
-        // Catch-all: model ids contain dots and may contain slashes.
-        if serves("/v1/models/{id}") { router.get("/v1/models/**", use: { try await h.model($0, context: $1) }) }
-        if serves("/v1/mesh/state") { router.get("/v1/mesh/state", use: { try await h.state($0, context: $1) }) }
-        if serves("/v1/mesh/explain") { router.post("/v1/mesh/explain", use: { try await h.explain($0, context: $1) }) }
-        if serves("/v1/mesh/models/{id}/activate") || serves("/v1/mesh/models/{id}/deactivate") {
-            let activate = serves("/v1/mesh/models/{id}/activate")
-            let deactivate = serves("/v1/mesh/models/{id}/deactivate")
-            router.post("/v1/mesh/models/**") { request, context in
-                let action = context.parameters.getCatchAll().last
-                guard (action == "activate" && activate) || (action == "deactivate" && deactivate) else {
-                    throw ProxyError.pathNotFound(request.method, request.uri.path)
-                }
-                return try await h.changeModelState(request, context: context)
-            }
+        for route in routes {
+            router.on(RouterPath(route.path), method: route.method, use: route.handler)
         }
-        if serves("/v1/mesh/events") { router.get("/v1/mesh/events", use: { try await h.events($0, context: $1) }) }
         return router
     }
 }

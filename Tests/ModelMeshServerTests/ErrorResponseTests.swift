@@ -109,6 +109,10 @@ struct ErrorResponseTests {
             #expect(model.json["error"]?["param"]?.stringValue == "model")
             #expect(model.json["error"]?["message"]?.stringValue?.contains("'chat'") == true)
 
+            let method = try await client.send(.GET, "/v1/chat/completions")
+            #expect(method.status == 405)
+            #expect(method.json["error"]?["type"]?.stringValue == "invalid_request_error")
+
             let path = try await client.send(.GET, "/v1/nothing-here")
             #expect(path.status == 404)
             #expect(path.json["error"]?["code"]?.stringValue == "not_found")

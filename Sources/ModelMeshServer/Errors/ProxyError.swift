@@ -79,6 +79,16 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         ProxyError(.notFound, "Not found: \(method.rawValue) \(path)", code: "not_found")
     }
 
+    /// 405 for a known path asked with the wrong method, with `Allow`.
+    public static func methodNotAllowed(_ method: HTTPRequest.Method, _ path: String, allowed: [HTTPRequest.Method])
+        -> ProxyError
+    {
+        let list = allowed.map(\.rawValue).joined(separator: ", ")
+        return ProxyError(
+            .methodNotAllowed, "Method \(method.rawValue) is not allowed on \(path); use \(list)",
+            code: "method_not_allowed", headers: [.allow: list])
+    }
+
     // MARK: Mapping
 
     /// The edge rendering of any error raised while serving `path`.

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import ModelMesh
 import Prometheus
+import Synchronization
 
 /// The `modelmesh.prometheus.v1` observability connector: turns request logs and routing
 /// events into Prometheus metrics, served by the proxy at `GET /metrics`.
@@ -22,6 +23,18 @@ public final class PrometheusConnector: ObservabilityConnector {
     /// The registry holding every metric of this connector.
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
+
+    /// Cached metric handles of the request path, sharded by pool and model.
+    final class HandleShard: Sendable {
+        struct Cache {
+            var counters: [String: CoreMetrics.Counter] = [:]
+            var timers: [String: CoreMetrics.Timer] = [:]
+            var costs: [String: CoreMetrics.FloatingPointCounter] = [:]
+        }
+        let handles = Mutex(Cache())
+    }
+
+    private let handleShards: [HandleShard] = (0..<16).map { _ in HandleShard() }
 
     /// Makes a connector over `registry` (a new one by default).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -46,36 +59,74 @@ public final class PrometheusConnector: ObservabilityConnector {
     // MARK: ObservabilityConnector
 
     public func log(_ entry: RequestLogEntry) throws {
+        let handles = handles(for: entry)
+        handles.requests.increment()
+        handles.duration.recordNanoseconds(Int64(max(0, entry.latencyMs) * 1_000_000))
+        if entry.tokensIn > 0 { handles.tokensIn.increment(by: entry.tokensIn) }
+        if entry.tokensOut > 0 { handles.tokensOut.increment(by: entry.tokensOut) }
+        if let cost = entry.cost, cost > 0 { handles.cost.increment(by: cost) }
+        for counter in handles.attempts { counter.increment() }
+        if entry.status >= 400 || entry.error != nil {
+            CoreMetrics.Counter(
+                label: MetricNames.requestErrors, dimensions: [("error_class", Self.errorClass(of: entry))],
+                factory: factory
+            ).increment()
+        }
+    }
+
+    /// The metric handles one request log entry updates.
+    struct RequestHandles {
+        var requests: CoreMetrics.Counter
+        var duration: CoreMetrics.Timer
+        var tokensIn: CoreMetrics.Counter
+        var tokensOut: CoreMetrics.Counter
+        var cost: CoreMetrics.FloatingPointCounter
+        var attempts: [CoreMetrics.Counter]
+    }
+
+    /// Looks the handles up in one shard of the cache (one short lock per request rather
+    /// than one registry lookup per metric); they are created on first use.
+    func handles(for entry: RequestLogEntry) -> RequestHandles {
         let pool = entry.poolID ?? "none"
         let model = entry.modelID ?? "none"
         let poolAndModel = [("pool", pool), ("model", model)]
-        CoreMetrics.Counter(label: MetricNames.requests, dimensions: poolAndModel + [("status", String(entry.status))], factory: factory)
-            .increment()
-        CoreMetrics.Timer(label: MetricNames.requestDuration, dimensions: poolAndModel, factory: factory)
-            .recordNanoseconds(Int64(max(0, entry.latencyMs) * 1_000_000))
-        if entry.status >= 400 || entry.error != nil {
-            CoreMetrics.Counter(label: MetricNames.requestErrors, dimensions: [("error_class", Self.errorClass(of: entry))], factory: factory)
-                .increment()
-        }
-        if entry.tokensIn > 0 {
-            CoreMetrics.Counter(label: MetricNames.tokens, dimensions: poolAndModel + [("direction", "in")], factory: factory)
-                .increment(by: entry.tokensIn)
-        }
-        if entry.tokensOut > 0 {
-            CoreMetrics.Counter(label: MetricNames.tokens, dimensions: poolAndModel + [("direction", "out")], factory: factory)
-                .increment(by: entry.tokensOut)
-        }
-        if let cost = entry.cost, cost > 0 {
-            CoreMetrics.FloatingPointCounter(label: MetricNames.cost, dimensions: poolAndModel, factory: factory).increment(by: cost)
-        }
-        for attempt in entry.attempts {
-            CoreMetrics.Counter(
-                label: MetricNames.upstreamAttempts,
-                dimensions: [
-                    ("model", attempt.modelID), ("provider", attempt.providerID),
-                    ("outcome", attempt.errorClass ?? "success"),
-                ], factory: factory
-            ).increment()
+        let scope = pool + "\u{1F}" + model
+        let shard = handleShards[Int(UInt(bitPattern: scope.hashValue) % UInt(handleShards.count))]
+        let factory = factory
+        return shard.handles.withLock { cache in
+            func counter(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+                let key = ([name] + dimensions.map(\.1)).joined(separator: "\u{1F}")
+                if let existing = cache.counters[key] { return existing }
+                let made = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
+                cache.counters[key] = made
+                return made
+            }
+            let timerKey = scope
+            let duration =
+                cache.timers[timerKey]
+                ?? {
+                    let made = CoreMetrics.Timer(label: MetricNames.requestDuration, dimensions: poolAndModel, factory: factory)
+                    cache.timers[timerKey] = made
+                    return made
+                }()
+            let cost =
+                cache.costs[scope]
+                ?? {
+                    let made = CoreMetrics.FloatingPointCounter(label: MetricNames.cost, dimensions: poolAndModel, factory: factory)
+                    cache.costs[scope] = made
+                    return made
+                }()
+            return RequestHandles(
+                requests: counter(MetricNames.requests, poolAndModel + [("status", String(entry.status))]),
+                duration: duration,
+                tokensIn: counter(MetricNames.tokens, poolAndModel + [("direction", "in")]),
+                tokensOut: counter(MetricNames.tokens, poolAndModel + [("direction", "out")]),
+                cost: cost,
+                attempts: entry.attempts.map { attempt in
+                    counter(
+                        MetricNames.upstreamAttempts,
+                        [("model", attempt.modelID), ("provider", attempt.providerID), ("outcome", attempt.errorClass ?? "success")])
+                })
         }
     }
 
