@@ -127,7 +127,8 @@ public struct ProxyServer: Service, CustomStringConvertible {
         try await makeServiceGroup(gracefulShutdownSignals: gracefulShutdownSignals).run()
     }
 
-    /// A `ServiceGroup` running this proxy (plus `services`, started first and stopped last).
+    /// A `ServiceGroup` running this proxy, the mesh's periodic maintenance
+    /// (``MeshMaintenanceService``) and `services`; on shutdown the proxy stops first.
     public func makeServiceGroup(
         services: [any Service] = [], gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint]
     ) -> ServiceGroup {
@@ -135,7 +136,9 @@ public struct ProxyServer: Service, CustomStringConvertible {
         let proxy = ServiceGroupConfiguration.ServiceConfiguration(
             service: self, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: description)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) } + [proxy],
+            services: (services + [MeshMaintenanceService(mesh: mesh, logger: logger)]).map {
+                ServiceGroupConfiguration.ServiceConfiguration(service: $0)
+            } + [proxy],
             gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
         return ServiceGroup(configuration: groupConfiguration)

@@ -166,6 +166,47 @@ struct MeshAPITests {
         }
     }
 
+    @Test("/v1/mesh/events filters by event type")
+    func eventsFilter() async throws {
+        try await withProxy(twoModels()) { client in
+            let bad = try await client.send(.GET, "/v1/mesh/events?events=nonsense")
+            #expect(bad.status == 400)
+            #expect(bad.json["error"]?["param"]?.stringValue == "events")
+
+            let stream = try await client.open(.GET, "/v1/mesh/events?events=model_activated")
+            #expect(stream.status == .ok)
+            // The deactivation is filtered out; the activation after it is the first event through.
+            #expect(try await client.send(.POST, "/v1/mesh/models/vendor.beta/deactivate").status == 200)
+            #expect(try await client.send(.POST, "/v1/mesh/models/vendor.beta/activate").status == 200)
+            var text = ""
+            var first: JSONValue?
+            search: for try await buffer in stream.body {
+                text += String(buffer: buffer)
+                if let payload = SSE.payloads(text).first {
+                    first = try JSONDecoder().decode(JSONValue.self, from: Data(payload.utf8))
+                    break search
+                }
+            }
+            #expect(first?["event_type"]?.stringValue == "model_activated")
+            #expect(first?["metadata"]?["trigger"]?.stringValue == "manual")
+        }
+    }
+
+    @Test("Statistics are flushed to connectors on the configured interval")
+    func statisticsFlush() async throws {
+        let flushes = FlushRecorder()
+        var mesh = twoModels()
+        mesh.configure = { $0.observability.statisticsFlushInterval = .milliseconds(20) }
+        try await withProxy(mesh) { client in
+            client.mesh.events.subscribe(flushes)
+            _ = try await client.chat()
+            // Arrives after the interval, without waiting for shutdown.
+            var iterator = flushes.snapshots.makeAsyncIterator()
+            let first = await iterator.next()
+            #expect(first != nil)
+        }
+    }
+
     @Test("The router works in-process with HummingbirdTesting")
     func routerInProcess() async throws {
         let mesh = try twoModels().build()
@@ -181,4 +222,15 @@ struct MeshAPITests {
         }
         await mesh.shutdown()
     }
+}
+
+/// Passes on every statistics snapshot it receives.
+final class FlushRecorder: ObservabilityConnector {
+    let snapshots: AsyncStream<[String: AggregateStats]>
+    private let continuation: AsyncStream<[String: AggregateStats]>.Continuation
+
+    init() { (snapshots, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(16)) }
+
+    func emit(_ event: RoutingEvent) throws {}
+    func flush(_ stats: [String: AggregateStats]) throws { continuation.yield(stats) }
 }

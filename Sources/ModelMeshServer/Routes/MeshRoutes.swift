@@ -44,14 +44,29 @@ extension ProxyHandlers {
     }
 
     /// `GET /v1/mesh/events`: routing events as server-sent events, until the client goes
-    /// away or the server shuts down.
+    /// away or the server shuts down. `?events=model_deactivated,rotation` keeps only the
+    /// listed event types or categories.
     func events(_ request: Request, context: ProxyRequestContext) async throws -> Response {
+        var filter: Set<EventType>?
+        if let names = request.uri.queryParameters.get("events"), !names.isEmpty {
+            var selected = Set<EventType>()
+            for name in names.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+                guard let types = EventType.matching(filterName: name) else {
+                    throw ProxyError.invalidRequest(
+                        "Unknown event type '\(name)'", param: "events",
+                        hint: "Use event types such as model_deactivated, or rotation, deactivation, recovery, health")
+                }
+                selected.formUnion(types)
+            }
+            filter = selected
+        }
         guard let subscriber = eventStreams.open() else {
             throw ModelMeshError(.shutDown, "The proxy is shutting down")
         }
         // Subscribe before answering, so every event after the response head is delivered.
         let source = mesh.events.events()
         let hub = eventStreams
+        let selected = filter
         let heartbeat = heartbeatInterval
         return Response(
             status: .ok, headers: ServerSentEvents.headers,
@@ -61,7 +76,7 @@ extension ProxyHandlers {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     let continuation = subscriber.continuation
                     group.addTask {
-                        for await event in source {
+                        for await event in source where selected?.contains(event.eventType) ?? true {
                             continuation.yield(ServerSentEvents.event(event.jsonLine()))
                         }
                         continuation.finish()
