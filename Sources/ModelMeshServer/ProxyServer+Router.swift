@@ -48,13 +48,16 @@ extension ProxyServer {
         let deactivate = serves("/v1/mesh/models/{id}/deactivate")
         if activate || deactivate {
             routes.append(
-                (.post, "/v1/mesh/models/**", { request, context in
-                    let action = context.parameters.getCatchAll().last
-                    guard (action == "activate" && activate) || (action == "deactivate" && deactivate) else {
-                        throw ProxyError.pathNotFound(request.method, request.uri.path)
+                (
+                    .post, "/v1/mesh/models/**",
+                    { request, context in
+                        let action = context.parameters.getCatchAll().last
+                        guard (action == "activate" && activate) || (action == "deactivate" && deactivate) else {
+                            throw ProxyError.pathNotFound(request.method, request.uri.path)
+                        }
+                        return try await h.changeModelState(request, context: context)
                     }
-                    return try await h.changeModelState(request, context: context)
-                }))
+                ))
         }
         add(.get, "/v1/mesh/events") { try await h.events($0, context: $1) }
         return routes

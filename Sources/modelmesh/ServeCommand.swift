@@ -97,7 +97,8 @@ struct ServeCommand: AsyncParsableCommand {
             fallback: .stream(
                 ["Hello", " from", " the", " ModelMesh", " demo", " (primary)."], pieceDelay: .milliseconds(40)))
         let backup = MockProvider(
-            fallback: .stream(["Hello", " from", " the", " ModelMesh", " demo", " (backup)."], pieceDelay: .milliseconds(40)))
+            fallback: .stream(
+                ["Hello", " from", " the", " ModelMesh", " demo", " (backup)."], pieceDelay: .milliseconds(40)))
         for (provider, mock) in [("demo-primary", primary), ("demo-backup", backup)] {
             configuration.providers.append(ProviderConfiguration(id: provider, connector: "modelmesh.simulated.v1"))
             registry.register(provider: provider, instance: mock)

@@ -6,7 +6,7 @@ import ModelMeshTesting
 import NIOCore
 import Testing
 
-@Suite("Chat and embeddings endpoints")
+@Suite("Chat and embeddings endpoints", .timeLimit(.minutes(1)))
 struct ChatEndpointTests {
     @Test("A chat completion answers in JSON with routing headers and an echoed request id")
     func chatJSON() async throws {

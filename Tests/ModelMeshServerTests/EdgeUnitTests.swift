@@ -4,7 +4,7 @@ import Testing
 
 @testable import ModelMeshServer
 
-@Suite("Edge pieces without a socket")
+@Suite("Edge pieces without a socket", .timeLimit(.minutes(1)))
 struct EdgeUnitTests {
     @Test("Engine errors map to statuses and OpenAI types")
     func meshErrorMapping() {
@@ -27,7 +27,8 @@ struct EdgeUnitTests {
         #expect(upstream.status.code == 429)
         #expect(upstream.headers[.retryAfter] == "2")
 
-        let unknown = ProxyError(NSError(domain: "db", code: 1, userInfo: [NSLocalizedDescriptionKey: "password=hunter2"]))
+        let unknown = ProxyError(
+            NSError(domain: "db", code: 1, userInfo: [NSLocalizedDescriptionKey: "password=hunter2"]))
         #expect(unknown.status.code == 500)
         #expect(!unknown.message.contains("hunter2"))
     }
@@ -84,7 +85,8 @@ struct EdgeUnitTests {
         var configuration = MeshConfiguration()
         configuration.providers = [ProviderConfiguration(id: "p")]
         configuration.models = [
-            ModelConfiguration(id: "openai.gpt-4o", provider: "p"), ModelConfiguration(id: "openai.gpt-4o-mini", provider: "p"),
+            ModelConfiguration(id: "openai.gpt-4o", provider: "p"),
+            ModelConfiguration(id: "openai.gpt-4o-mini", provider: "p"),
         ]
         configuration.pools = [PoolConfiguration(id: "chat")]
         let list = ModelList(configuration: configuration, created: Date())

@@ -6,12 +6,13 @@ import ModelMeshTesting
 import NIOCore
 import Testing
 
-@Suite("Errors in the OpenAI shape")
+@Suite("Errors in the OpenAI shape", .timeLimit(.minutes(1)))
 struct ErrorResponseTests {
     @Test("Bad JSON is a 400 naming the problem")
     func badJSON() async throws {
         try await withProxy(twoModels()) { client in
-            let response = try await client.send(.POST, "/v1/chat/completions", body: #"{"model": "chat", "messages": [}"#)
+            let response = try await client.send(
+                .POST, "/v1/chat/completions", body: #"{"model": "chat", "messages": [}"#)
             #expect(response.status == 400)
             let error = try #require(response.json["error"])
             #expect(error["type"]?.stringValue == "invalid_request_error")
@@ -123,7 +124,8 @@ struct ErrorResponseTests {
     @Test("Bodies over the limit are 413, with or without Content-Length")
     func bodyTooLarge() async throws {
         try await withProxy(twoModels(), proxy: { $0.bodyLimit = 1024 }) { client in
-            let big = #"{"model": "chat", "messages": [{"role": "user", "content": ""# + String(repeating: "x", count: 4000)
+            let big =
+                #"{"model": "chat", "messages": [{"role": "user", "content": ""# + String(repeating: "x", count: 4000)
                 + #""}]}"#
             let declared = try await client.send(.POST, "/v1/chat/completions", body: big)
             #expect(declared.status == 413)

@@ -7,7 +7,7 @@ import ModelMeshTesting
 import NIOCore
 import Testing
 
-@Suite("Models, probes, metrics, CORS and the mesh API")
+@Suite("Models, probes, metrics, CORS and the mesh API", .timeLimit(.minutes(1)))
 struct MeshAPITests {
     @Test("/v1/models lists pools and models; /v1/models/{id} handles dotted ids")
     func models() async throws {
@@ -53,11 +53,17 @@ struct MeshAPITests {
             let metrics = try await client.send(.GET, "/metrics")
             #expect(metrics.status == 200)
             #expect(metrics.header("content-type")?.hasPrefix("text/plain") == true)
-            #expect(metrics.body.contains(#"modelmesh_requests_total{pool="chat",model="vendor.alpha",status="200"} 1"#))
-            #expect(metrics.body.contains(#"modelmesh_upstream_attempts_total{model="vendor.alpha",provider="p-vendor.alpha",outcome="success"} 1"#))
+            #expect(
+                metrics.body.contains(#"modelmesh_requests_total{pool="chat",model="vendor.alpha",status="200"} 1"#))
+            #expect(
+                metrics.body.contains(
+                    #"modelmesh_upstream_attempts_total{model="vendor.alpha",provider="p-vendor.alpha",outcome="success"} 1"#
+                ))
             #expect(metrics.body.contains("modelmesh_request_duration_seconds_bucket"))
             #expect(metrics.body.contains(#"modelmesh_model_active{pool="chat",model="vendor.beta"} 1"#))
-            #expect(metrics.body.contains(#"modelmesh_http_responses_total{endpoint="/v1/chat/completions",status="404"} 1"#))
+            #expect(
+                metrics.body.contains(
+                    #"modelmesh_http_responses_total{endpoint="/v1/chat/completions",status="404"} 1"#))
         }
     }
 
@@ -111,7 +117,10 @@ struct MeshAPITests {
                 .POST, "/v1/mesh/explain", body: #"{"model": "chat", "messages": [{"role": "user", "content": "hi"}]}"#)
             #expect(explain.status == 200)
             #expect(explain.json["pool_id"]?.stringValue == "chat")
-            #expect(explain.json["chain"]?.arrayValue?.compactMap { $0["model_id"]?.stringValue } == ["vendor.alpha", "vendor.beta"])
+            #expect(
+                explain.json["chain"]?.arrayValue?.compactMap { $0["model_id"]?.stringValue } == [
+                    "vendor.alpha", "vendor.beta",
+                ])
             #expect(alpha.callCount == 0)
 
             let off = try await client.send(.POST, "/v1/mesh/models/vendor.alpha/deactivate?pool=chat")

@@ -89,7 +89,8 @@ struct ProxyClient: Sendable {
     func chat(_ model: String = "chat", _ text: String = "hi", stream: Bool = false, headers: [(String, String)] = [])
         async throws -> TestResponse
     {
-        let body = #"{"model": "\#(model)", "messages": [{"role": "user", "content": "\#(text)"}], "stream": \#(stream)}"#
+        let body =
+            #"{"model": "\#(model)", "messages": [{"role": "user", "content": "\#(text)"}], "stream": \#(stream)}"#
         return try await send(.POST, "/v1/chat/completions", body: body, headers: headers)
     }
 }
@@ -176,7 +177,9 @@ func withProxy(
 }
 
 /// Two chat models, `vendor.alpha` then `vendor.beta`.
-func twoModels(_ alpha: MockProvider = MockProvider(), _ beta: MockProvider = MockProvider(fallback: .reply("from beta")))
+func twoModels(
+    _ alpha: MockProvider = MockProvider(), _ beta: MockProvider = MockProvider(fallback: .reply("from beta"))
+)
     -> TestMesh
 {
     TestMesh(models: [("vendor.alpha", alpha), ("vendor.beta", beta)])

@@ -15,7 +15,7 @@ final class ShutdownRecorder: ObservabilityConnector {
     func shutdown() async { flushed.withLock { $0 = true } }
 }
 
-@Suite("Graceful shutdown")
+@Suite("Graceful shutdown", .timeLimit(.minutes(1)))
 struct ShutdownTests {
     @Test("A stream in flight finishes during graceful shutdown; then the mesh is shut down")
     func streamFinishesOnShutdown() async throws {

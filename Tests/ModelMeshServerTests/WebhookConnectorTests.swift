@@ -69,7 +69,7 @@ final class WebhookReceiver: Sendable {
     }
 }
 
-@Suite("Webhook connector")
+@Suite("Webhook connector", .timeLimit(.minutes(1)))
 struct WebhookConnectorTests {
     static func event(_ model: String) -> RoutingEvent {
         RoutingEvent(

@@ -17,7 +17,8 @@ extension ProxyError {
             var requestID: String?
 
             enum CodingKeys: String, CodingKey {
-                case message, type, param, code, hint, attempts, requestID = "request_id"
+                case message, type, param, code, hint, attempts
+                case requestID = "request_id"
             }
 
             func encode(to encoder: any Encoder) throws {

@@ -106,7 +106,9 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
             switch error.status {
             case .notFound: self = .pathNotFound(method, path)
             case .methodNotAllowed:
-                self.init(.methodNotAllowed, "Method \(method.rawValue) is not allowed on \(path)", code: "method_not_allowed")
+                self.init(
+                    .methodNotAllowed, "Method \(method.rawValue) is not allowed on \(path)", code: "method_not_allowed"
+                )
             case .contentTooLarge: self.init(.contentTooLarge, "Request body too large", code: "request_too_large")
             default: self.init(error.status, error.body ?? error.status.reasonPhrase)
             }
@@ -134,7 +136,8 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
             case .budgetExceeded: "budget_exceeded"
             case .modelNotFound, .invalidRequest, .contentPolicy, .contextLengthExceeded: "invalid_request_error"
             case .noActiveModel, .shutDown: "service_unavailable"
-            case .allCandidatesFailed, .streamInterrupted, .upstream: Self.defaultType(for: error.status, upstream: true)
+            case .allCandidatesFailed, .streamInterrupted, .upstream:
+                Self.defaultType(for: error.status, upstream: true)
             case .timeout: "timeout_error"
             case .cancelled: "cancelled"
             }

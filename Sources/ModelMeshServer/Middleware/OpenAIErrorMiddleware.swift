@@ -46,17 +46,21 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
                 }
             }
             let metadata: Logger.Metadata = [
-                "request_id": "\(context.requestID)", "path": "\(request.uri.path)", "status": "\(rendered.status.code)",
+                "request_id": "\(context.requestID)", "path": "\(request.uri.path)",
+                "status": "\(rendered.status.code)",
             ]
             switch error {
             case is ProxyError, is ModelMeshError, is DecodingError, is HTTPError:
                 // Expected outcomes, already described to the client (and in the request log).
-                context.logger.debug("Request refused", metadata: metadata.merging(["error": "\(rendered.message)"]) { a, _ in a })
+                context.logger.debug(
+                    "Request refused", metadata: metadata.merging(["error": "\(rendered.message)"]) { a, _ in a })
             default:
                 // Unexpected: the client gets a generic message, the log gets the detail.
                 context.logger.error(
                     "Request failed unexpectedly",
-                    metadata: metadata.merging(["error": "\(error)", "error_type": "\(String(reflecting: type(of: error)))"]) {
+                    metadata: metadata.merging([
+                        "error": "\(error)", "error_type": "\(String(reflecting: type(of: error)))",
+                    ]) {
                         a, _ in a
                     })
             }

@@ -105,14 +105,16 @@ public final class PrometheusConnector: ObservabilityConnector {
             let duration =
                 cache.timers[timerKey]
                 ?? {
-                    let made = CoreMetrics.Timer(label: MetricNames.requestDuration, dimensions: poolAndModel, factory: factory)
+                    let made = CoreMetrics.Timer(
+                        label: MetricNames.requestDuration, dimensions: poolAndModel, factory: factory)
                     cache.timers[timerKey] = made
                     return made
                 }()
             let cost =
                 cache.costs[scope]
                 ?? {
-                    let made = CoreMetrics.FloatingPointCounter(label: MetricNames.cost, dimensions: poolAndModel, factory: factory)
+                    let made = CoreMetrics.FloatingPointCounter(
+                        label: MetricNames.cost, dimensions: poolAndModel, factory: factory)
                     cache.costs[scope] = made
                     return made
                 }()
@@ -125,7 +127,10 @@ public final class PrometheusConnector: ObservabilityConnector {
                 attempts: entry.attempts.map { attempt in
                     counter(
                         MetricNames.upstreamAttempts,
-                        [("model", attempt.modelID), ("provider", attempt.providerID), ("outcome", attempt.errorClass ?? "success")])
+                        [
+                            ("model", attempt.modelID), ("provider", attempt.providerID),
+                            ("outcome", attempt.errorClass ?? "success"),
+                        ])
                 })
         }
     }
@@ -153,8 +158,10 @@ public final class PrometheusConnector: ObservabilityConnector {
             ).increment()
         case .providerHealthChanged:
             guard let provider = event.providerID, let score = event.metadata["new_score"]?.doubleValue else { return }
-            CoreMetrics.Gauge(label: MetricNames.providerHealthScore, dimensions: [("provider", provider)], factory: factory)
-                .record(score)
+            CoreMetrics.Gauge(
+                label: MetricNames.providerHealthScore, dimensions: [("provider", provider)], factory: factory
+            )
+            .record(score)
         case .providerRecovered, .poolMembershipChanged, .discoveryModelsUpdated:
             break
         }
@@ -162,8 +169,10 @@ public final class PrometheusConnector: ObservabilityConnector {
 
     /// Sets the model-state gauge, e.g. from ``Mesh/describe()`` at start-up.
     public func setModelActive(pool: String, model: String, active: Bool) {
-        CoreMetrics.Gauge(label: MetricNames.modelActive, dimensions: [("pool", pool), ("model", model)], factory: factory)
-            .record(active ? 1 : 0)
+        CoreMetrics.Gauge(
+            label: MetricNames.modelActive, dimensions: [("pool", pool), ("model", model)], factory: factory
+        )
+        .record(active ? 1 : 0)
     }
 
     /// Initializes the model-state gauges from the mesh's current state.

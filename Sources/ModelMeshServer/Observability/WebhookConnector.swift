@@ -68,7 +68,9 @@ public final class WebhookConnector: ObservabilityConnector {
             }
             var headers: [String: Secret] = [:]
             if let raw = settings["headers"] {
-                guard let object = raw.objectValue else { throw problem("headers", "expected a mapping of names to values") }
+                guard let object = raw.objectValue else {
+                    throw problem("headers", "expected a mapping of names to values")
+                }
                 for (name, value) in object {
                     guard let text = value.stringValue else { throw problem("headers.\(name)", "expected a string") }
                     headers[name] = Secret(text)
@@ -182,7 +184,11 @@ public final class WebhookConnector: ObservabilityConnector {
                         let outcome = await sender.send(batch)
                         storage.state.withLock { s in
                             s.statistics.posts += outcome.posts
-                            if outcome.delivered { s.statistics.delivered += batch.count } else { s.statistics.failed += batch.count }
+                            if outcome.delivered {
+                                s.statistics.delivered += batch.count
+                            } else {
+                                s.statistics.failed += batch.count
+                            }
                         }
                     }
                 }
@@ -266,7 +272,8 @@ public final class WebhookConnector: ObservabilityConnector {
                 posts += 1
                 let retryable: Bool
                 do {
-                    let response = try await client.execute(request, timeout: .nanoseconds(settings.timeout.nanoseconds))
+                    let response = try await client.execute(
+                        request, timeout: .nanoseconds(settings.timeout.nanoseconds))
                     // Drain the body so the connection can be reused.
                     _ = try? await response.body.collect(upTo: 64 * 1024)
                     if (200..<300).contains(response.status.code) { return Outcome(delivered: true, posts: posts) }
@@ -279,7 +286,9 @@ public final class WebhookConnector: ObservabilityConnector {
                     retryable = true
                     logger.warning(
                         "Webhook delivery failed",
-                        metadata: ["error": "\(type(of: error))", "events": "\(batch.count)", "attempt": "\(attempt + 1)"])
+                        metadata: [
+                            "error": "\(type(of: error))", "events": "\(batch.count)", "attempt": "\(attempt + 1)",
+                        ])
                 }
                 if !retryable { break }
             }

@@ -9,7 +9,8 @@ extension ProxyHandlers {
         let chat = try await decodeBody(ChatCompletionRequest.self, from: request, what: "chat completion request")
         if chat.model.isEmpty { throw ProxyError.invalidRequest("Missing required field: model", param: "model") }
         if chat.messages.isEmpty {
-            throw ProxyError.invalidRequest("Missing required field: messages (it must not be empty)", param: "messages")
+            throw ProxyError.invalidRequest(
+                "Missing required field: messages (it must not be empty)", param: "messages")
         }
         let options = RoutingOptions(requestID: context.requestID)
         guard chat.stream == true else {
@@ -25,7 +26,8 @@ extension ProxyHandlers {
         var headers = ServerSentEvents.headers
         headers.append(
             contentsOf: Self.routingHeaders(
-                pool: routed.poolID, model: routed.modelID, provider: routed.providerID, attempts: routed.attempts.count))
+                pool: routed.poolID, model: routed.modelID, provider: routed.providerID, attempts: routed.attempts.count
+            ))
         let chunks = routed.chunks
         let requestID = context.requestID
         return Response(
@@ -43,6 +45,7 @@ extension ProxyHandlers {
         return try Self.json(
             routed.value,
             headers: Self.routingHeaders(
-                pool: routed.poolID, model: routed.modelID, provider: routed.providerID, attempts: routed.attempts.count))
+                pool: routed.poolID, model: routed.modelID, provider: routed.providerID, attempts: routed.attempts.count
+            ))
     }
 }

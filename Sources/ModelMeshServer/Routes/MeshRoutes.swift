@@ -50,7 +50,8 @@ extension ProxyHandlers {
         var filter: Set<EventType>?
         if let names = request.uri.queryParameters.get("events"), !names.isEmpty {
             var selected = Set<EventType>()
-            for name in names.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            for name in names.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty
+            {
                 guard let types = EventType.matching(filterName: name) else {
                     throw ProxyError.invalidRequest(
                         "Unknown event type '\(name)'", param: "events",

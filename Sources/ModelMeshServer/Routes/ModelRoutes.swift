@@ -11,7 +11,10 @@ struct ModelList: Sendable {
         var created: Int
         var ownedBy: String
 
-        enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by" }
+        enum CodingKeys: String, CodingKey {
+            case id, object, created
+            case ownedBy = "owned_by"
+        }
     }
 
     struct Listing: Codable, Sendable {

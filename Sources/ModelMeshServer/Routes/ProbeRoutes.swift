@@ -15,7 +15,11 @@ extension ProxyHandlers {
         var activePools: Int
         var reason: String?
 
-        enum CodingKeys: String, CodingKey { case ready, pools, activePools = "active_pools", reason }
+        enum CodingKeys: String, CodingKey {
+            case ready, pools
+            case activePools = "active_pools"
+            case reason
+        }
     }
 
     /// `GET /health`: liveness; open without a token.

@@ -17,7 +17,9 @@ final class EventStreamHub: Sendable {
     private let state = Mutex(State())
 
     /// A new subscriber's stream of encoded SSE events, or nil once the hub is closed.
-    func open(bufferSize: Int = 1024) -> (id: UInt64, events: AsyncStream<ByteBuffer>, continuation: AsyncStream<ByteBuffer>.Continuation)? {
+    func open(bufferSize: Int = 1024) -> (
+        id: UInt64, events: AsyncStream<ByteBuffer>, continuation: AsyncStream<ByteBuffer>.Continuation
+    )? {
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingNewest(bufferSize))
         let id: UInt64? = state.withLock { s in
             guard !s.closed else { return nil }
