@@ -181,6 +181,8 @@ struct ErrorResponseTests {
             #expect(message.contains("vendor.alpha (server_error 500)"))
             #expect(message.contains("vendor.beta (server_error 503)"))
             #expect(error["attempts"]?.arrayValue?.count == 2)
+            #expect(response.header("x-modelmesh-pool") == "chat")
+            #expect(response.header("x-modelmesh-attempts") == "2")
         }
     }
 

@@ -145,6 +145,11 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         if let retryAfter = error.retryAfter {
             headers[.retryAfter] = String(Self.wholeSeconds(retryAfter))
         }
+        // Which pool refused and how hard it tried, as on successful answers.
+        if let pool = error.poolID { headers[HTTPField.Name("x-modelmesh-pool")!] = pool }
+        if !error.attempts.isEmpty {
+            headers[HTTPField.Name("x-modelmesh-attempts")!] = String(error.attempts.count)
+        }
         if error.code == .budgetExceeded, let limit = error.limit, !message.contains(limit) {
             message += " (limit \(limit)" + (error.remaining.map { String(format: ", $%.6f left", $0) } ?? "") + ")"
         }
