@@ -23,7 +23,7 @@ struct ExplainCommand: AsyncParsableCommand {
     var stream = false
 
     func run() async throws {
-        let mesh = try Mesh(configuration: try MeshSource.file(config).configuration, providers: .builtIn, connectors: [])
+        let mesh = try Mesh(configuration: try MeshSource.file(config).offline, providers: .builtIn)
         let request = ChatCompletionRequest(model: model, messages: [.user("ping")], stream: stream)
         do {
             let explanation = try mesh.explain(request)
@@ -55,7 +55,7 @@ struct DescribeCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let mesh = try Mesh(configuration: try MeshSource.file(config).configuration, providers: .builtIn, connectors: [])
+        let mesh = try Mesh(configuration: try MeshSource.file(config).offline, providers: .builtIn)
         let description = mesh.describe()
         if json {
             print(try ExplainCommand.encode(description))

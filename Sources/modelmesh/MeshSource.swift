@@ -21,6 +21,14 @@ struct MeshSource: Sendable {
         return MeshSource(configuration: configuration, kind: .file(path))
     }
 
+    /// The configuration without observability connectors: for commands that only inspect
+    /// the mesh, so nothing starts writing files or posting webhooks.
+    var offline: MeshConfiguration {
+        var copy = configuration
+        copy.observability.connectors = []
+        return copy
+    }
+
     /// Providers found through API-key variables and local hosts; nil when there are none.
     static func autodetected(environment: [String: String] = ProcessInfo.processInfo.environment) -> MeshSource? {
         guard let configuration = BuiltInProviders.autodetectedConfiguration(environment: environment) else {
