@@ -62,7 +62,7 @@ extension Mesh {
     ///
     /// - Throws: a ``ModelMeshError`` naming the variables to set when nothing is detected.
     public static func autodetected(
-        environment: [String: String] = ProcessInfo.processInfo.environment,
+        providers: ProviderRegistry = .builtIn, environment: [String: String] = ProcessInfo.processInfo.environment,
         connectors: [any ObservabilityConnector] = []
     ) throws -> Mesh {
         guard let configuration = BuiltInProviders.autodetectedConfiguration(environment: environment) else {
@@ -71,6 +71,6 @@ extension Mesh {
                 hint: "Set an API key variable such as OPENAI_API_KEY or ANTHROPIC_API_KEY, or OLLAMA_HOST "
                     + "for a local Ollama, or pass a configuration")
         }
-        return try Mesh(configuration: configuration, providers: .builtIn, connectors: connectors)
+        return try Mesh(configuration: configuration, providers: providers, connectors: connectors)
     }
 }

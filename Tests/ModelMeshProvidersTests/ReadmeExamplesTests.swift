@@ -29,6 +29,14 @@ import Testing
         }
     }
 
+    @Test func autodetectionWithNothingToDetectIsAClearError() {
+        #expect {
+            _ = try Mesh.autodetected(environment: [:])
+        } throws: { error in
+            (error as? ModelMeshError)?.hint?.contains("OPENAI_API_KEY") == true
+        }
+    }
+
     @Test func testingYourOwnCode() async throws {
         let flaky = MockProvider(fallback: .fail(.serverError, status: 503))   // every call fails
         let steady = MockProvider(fallback: .reply("hello from the backup"))

@@ -209,22 +209,6 @@ public final class Mesh: Sendable {
             clock: clock)
     }
 
-    /// Builds a mesh from the API keys and local servers found in the environment
-    /// (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `OLLAMA_HOST`, ...), with one
-    /// `chat-completion` pool. Throws when nothing is detected.
-    public static func autodetected(
-        providers: ProviderRegistry, environment: [String: String] = ProcessInfo.processInfo.environment,
-        connectors: [any ObservabilityConnector] = []
-    ) throws -> Mesh {
-        guard let configuration = ProviderAutoDetection.configuration(environment: environment) else {
-            throw ModelMeshError(
-                .invalidRequest, "No provider detected in the environment",
-                hint: "Set an API key variable such as OPENAI_API_KEY or ANTHROPIC_API_KEY, or OLLAMA_HOST "
-                    + "for a local Ollama, or pass a configuration")
-        }
-        return try Mesh(configuration: configuration, providers: providers, connectors: connectors)
-    }
-
     /// Runs the mesh's background work until the task is cancelled: the statistics
     /// flusher, provider health probes (`discovery.health`), and background recovery
     /// probes (`recovery.probe_interval`). The proxy runs this as a service; library users

@@ -39,30 +39,9 @@ struct ModelList: Sendable {
 
     func entry(_ id: String) -> Entry? { byID[id] }
 
-    /// Known ids nearest to `id` by edit distance, closest first.
+    /// Known ids nearest to `id`, closest first.
     func nearest(to id: String, limit: Int = 3) -> [String] {
-        let target = Array(id.lowercased())
-        let scored = entries.map { entry -> (String, Int) in
-            (entry.id, Self.editDistance(target, Array(entry.id.lowercased())))
-        }
-        let threshold = max(3, target.count / 2)
-        return scored.filter { $0.1 <= threshold || $0.0.lowercased().contains(id.lowercased()) }
-            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(limit).map(\.0)
-    }
-
-    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
+        NameSuggestion.ranked(to: id, in: entries.map(\.id), limit: limit)
     }
 }
 
