@@ -136,7 +136,7 @@ struct FailoverTests {
             let started = ContinuousClock.now
             let answer = try await FailoverRig.ask(mesh)
             #expect(answer.value.text == "from b")
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(ContinuousClock.now - started < .seconds(4))  // cut by the short deadline, not a default one
             #expect(rig.a.requests.count == 1)
             #expect(rig.b.requests.count == 1)
             #expect(answer.attempts.map(\.errorClass) == ["rate_limited", nil])

@@ -86,7 +86,7 @@ struct StreamingFailoverTests {
             #expect(outcome.text == "on time")
             #expect(stream.modelID == "openai.gpt-4o")
             #expect(stream.attempts.map(\.errorClass) == ["timeout", nil])
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(ContinuousClock.now - started < .seconds(4))  // cut by the short deadline, not a default one
             #expect(rig.a.requests.count == 1)
             try await withTimeLimit { await rig.a.waitForAbortedResponses(1) }
         }
@@ -150,7 +150,7 @@ struct StreamingFailoverTests {
 
             #expect(outcome.error == nil)
             #expect(outcome.text == "Hello there, friend.")
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(ContinuousClock.now - started < .seconds(4))  // cut by the short deadline, not a default one
             #expect(Self.lastMessage(rig.b.lastRequest) == ["role": "assistant", "content": "Hello there"])
             #expect(rig.b.lastRequest?.json?["stream"] == true)
             try await withTimeLimit { await rig.a.waitForAbortedResponses(1) }
