@@ -112,7 +112,7 @@ public final class LoadBalancedStrategy: RotationStrategy {
         for c in chain { total += max(0, c.weight) }
         guard total > 0 else { return chain }
         let chosen = current.withLock { values -> Int in
-            let saved = values
+            let saved = context.isDryRun ? values : []
             var best = 0
             var bestValue = -Double.infinity
             var slots: [Int] = []

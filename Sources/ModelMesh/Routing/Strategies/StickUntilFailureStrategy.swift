@@ -93,11 +93,17 @@ public final class LatencyFirstStrategy: RotationStrategy {
     }
 
     public func order(_ candidates: [SelectionCandidate], context: SelectionContext) -> [SelectionCandidate] {
-        let measured = candidates.filter { $0.latency != nil }.sorted { a, b in
+        var measured: [SelectionCandidate] = []
+        var untested: [SelectionCandidate] = []
+        measured.reserveCapacity(candidates.count)
+        for candidate in candidates {
+            if candidate.latency == nil { untested.append(candidate) } else { measured.append(candidate) }
+        }
+        measured.sort { a, b in
             let (la, lb) = (a.latency ?? 0, b.latency ?? 0)
             return la == lb ? a.position < b.position : la < lb
         }
-        var untested = candidates.filter { $0.latency == nil }.byPosition
+        untested.sort { $0.position < $1.position }
         let n = context.isDryRun
             ? counter.load(ordering: .relaxed) : counter.wrappingAdd(1, ordering: .relaxed).oldValue
         if measured.isEmpty || untested.isEmpty { return measured + untested }
