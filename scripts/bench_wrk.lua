@@ -9,6 +9,22 @@ wrk.headers["Authorization"] = "Bearer bench-dummy-key"
 wrk.body = os.getenv("BENCH_BODY")
     or '{"model":"chat","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16}'
 
+-- BENCH_DELAY_MS turns each connection into a paced client: after each response it waits a
+-- random 0..2×BENCH_DELAY_MS (mean BENCH_DELAY_MS), so C connections offer about
+-- C × 1000 / BENCH_DELAY_MS requests/s, desynchronised rather than in bursts.
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if delay_ms then
+  function setup(thread)
+    thread:set("seed", math.random(1, 1000000))
+  end
+  function init(args)
+    math.randomseed(seed or os.time())
+  end
+  function delay()
+    return math.random(0, 2 * delay_ms)
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
