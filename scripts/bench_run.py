@@ -27,6 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_streams import run_streams, stall_report  # noqa: E402
 
@@ -49,13 +50,19 @@ RATE_PACING_MS = 10  # each paced wrk connection waits on average this long betw
 MODES = {
     "quick": dict(
         latency_rounds=3, latency_s=5, tput_rounds=3, tput_s=5,
-        rates=[1000, 2000, 5000, 10000, 15000, 20000, 30000], rate_s=4,
-        stream_rounds=3, stream_count=10, stream_levels=[100, 500, 2000],
+        rates=[250, 500, 1000, 2000, 5000, 10000, 15000, 20000, 30000], rate_s=3,
+        stream_rounds=3, stream_count=8, stream_levels=[100, 500, 2000],
         long_requests=0, long_segment_s=0, lite_long_budget_s=0,
+    ),
+    # For developing this harness only (bench_run.py --mode smoke); not offered by scripts/bench.
+    "smoke": dict(
+        latency_rounds=2, latency_s=1, tput_rounds=1, tput_s=1, rates=[250, 1000, 5000], rate_s=1,
+        stream_rounds=1, stream_count=2, stream_levels=[20, 100],
+        long_requests=20_000, long_segment_s=2, lite_long_budget_s=5,
     ),
     "long": dict(
         latency_rounds=5, latency_s=10, tput_rounds=5, tput_s=15,
-        rates=[1000, 2000, 5000, 10000, 15000, 20000, 25000, 30000, 40000], rate_s=8,
+        rates=[250, 500, 1000, 2000, 5000, 10000, 15000, 20000, 25000, 30000, 40000], rate_s=8,
         stream_rounds=5, stream_count=30, stream_levels=[100, 500, 2000, 5000],
         long_requests=1_000_000, long_segment_s=20, lite_long_budget_s=600,
     ),
@@ -330,12 +337,13 @@ def measure_rate_search(systems: list[System], config: dict) -> dict:
         if not climbing:
             break
         connections = max(2, rate * RATE_PACING_MS // 1000)
-        step: dict[str, dict] = {"rate": rate, "connections": connections, "results": {}}
+        delay_ms = max(1, round(connections * 1000 / rate))
+        step: dict[str, dict] = {"rate": rate, "connections": connections, "delay_ms": delay_ms, "results": {}}
         for system in rotated(systems, i):
             if system.key not in climbing:
                 continue
             log(f"rate search {rate}/s ({connections} paced connections): {system.label}")
-            record = wrk(system.url, connections, 2, config["rate_s"], delay_ms=RATE_PACING_MS)
+            record = wrk(system.url, connections, 2, config["rate_s"], delay_ms=delay_ms)
             record["passed"] = (
                 record["latency_us"]["p99"] < RATE_P99_LIMIT_US
                 and record["error_total"] == 0
@@ -408,7 +416,7 @@ def measure_streaming(systems: list[System], config: dict) -> dict:
                 continue
             log(f"{k} concurrent streams: {system.label}")
             results = asyncio.run(run_streams(system.url, STREAM_BODY, k, True,
-                                              timeout_s=ramp_s + expected_ms / 1000 + 15, ramp_s=ramp_s))
+                                              timeout_s=ramp_s + expected_ms / 1000 + 10, ramp_s=ramp_s))
             report = stall_report(results, STREAM_INTERVAL_MS, STREAM_CHUNKS, STREAM_TTFT_LIMIT_MS)
             level["results"][system.key] = report
             if report["stalled"] == 0:
@@ -472,7 +480,7 @@ def machine_description(lite_python: str) -> dict:
         "swift": command_output(["swift", "--version"]).splitlines()[0] if command_output(["swift", "--version"]) else "unknown",
         "python": command_output([lite_python, "--version"]),
         "modelmesh_lite": lite_version,
-        "wrk": command_output(["sh", "-c", "wrk --version 2>&1 | head -1"]),
+        "wrk": " ".join(command_output(["sh", "-c", "wrk --version 2>&1 | head -1"]).split()[:2]),
         "git_commit": command_output(["git", "-C", str(SCRIPTS.parent), "rev-parse", "--short", "HEAD"]),
         "load_average_start": os.getloadavg(),
     }
@@ -542,7 +550,7 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
             f"{fmt(ss[k]['added_ttft_p50_ms'], ' ms', 2, True)} / {fmt(ss[k]['added_ttft_p99_ms'], ' ms', 2, True)}")
         row("Inter-chunk gap mean / p99", lambda k: f"{fmt(ss[k]['gap_mean_ms'], ' ms', 2)} / {fmt(ss[k]['gap_p99_ms'], ' ms', 2)}")
         row("Added gap mean / p99", lambda k: "baseline" if k == "direct" else
-            f"{fmt(ss[k]['added_gap_mean_ms'], ' ms', 2, True)} / {fmt(ss[k]['added_gap_p99_ms'], ' ms', 2, True)}")
+            "n/a (buffered)" if ss[k]["buffered"] else f"{fmt(ss[k]['added_gap_mean_ms'], ' ms', 2, True)} / {fmt(ss[k]['added_gap_p99_ms'], ' ms', 2, True)}")
         cc = st["concurrent"]
 
         def held(k):
@@ -636,8 +644,9 @@ median over rounds.
   requests/s over the run; errors are wrk's connect/read/write/timeout (2 s) counts plus
   non-2xx answers.
 - **Highest rate with p99 < 5 ms**: wrk2 (constant-rate wrk) is not packaged here, so the rate is
-  approximated with paced connections: `rate × {RATE_PACING_MS} ms / 1000` connections, each
-  waiting a random 0–{2 * RATE_PACING_MS} ms (mean {RATE_PACING_MS} ms) after every response. Steps:
+  approximated with paced connections: max(2, `rate × {RATE_PACING_MS} ms / 1000`) connections,
+  each waiting a random 0–2d ms (mean d = connections × 1000 / rate, {RATE_PACING_MS} ms from
+  1,000 requests/s up) after every response, so the offered load is spread, not in bursts. Steps:
   {', '.join(f'{r:,}' for r in cfg['rates'])} requests/s offered, {cfg['rate_s']} s each, interleaved per step. A step
   passes if p99 < 5 ms, no errors and the achieved rate is at least 80 % of the offered rate; a
   system stops climbing at its first failed step. The figure is the achieved rate of its highest
