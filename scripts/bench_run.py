@@ -327,6 +327,15 @@ def measure_throughput(systems: list[System], config: dict) -> dict:
     return {"rounds": rounds, "summary": summary}
 
 
+def passes(record: dict, rate: int) -> bool:
+    """A rate step passes: p99 under the limit, no errors, at least 80 % of the offered rate."""
+    return (
+        record["latency_us"]["p99"] < RATE_P99_LIMIT_US
+        and record["error_total"] == 0
+        and record["rps"] >= 0.8 * rate
+    )
+
+
 def measure_rate_search(systems: list[System], config: dict) -> dict:
     """Climbs fixed offered rates (paced wrk connections); a system stops climbing at its first
     failure. Passing: p99 < 5 ms, no errors, achieved ≥ 80 % of the offered rate."""
@@ -344,11 +353,15 @@ def measure_rate_search(systems: list[System], config: dict) -> dict:
                 continue
             log(f"rate search {rate}/s ({connections} paced connections): {system.label}")
             record = wrk(system.url, connections, 2, config["rate_s"], delay_ms=delay_ms)
-            record["passed"] = (
-                record["latency_us"]["p99"] < RATE_P99_LIMIT_US
-                and record["error_total"] == 0
-                and record["rps"] >= 0.8 * rate
-            )
+            record["passed"] = passes(record, rate)
+            if not record["passed"]:
+                # Other work on the machine only ever makes a step worse: one retry.
+                log(f"rate search {rate}/s: {system.label} failed (p99 {record['latency_us']['p99']} µs, "
+                    f"{record['rps']} req/s, {record['error_total']} errors); retrying once")
+                retry = wrk(system.url, connections, 2, config["rate_s"], delay_ms=delay_ms)
+                retry["passed"] = passes(retry, rate)
+                retry["first_attempt"] = record
+                record = retry
             step["results"][system.key] = record
             if record["passed"]:
                 best[system.key] = {"offered": rate, "achieved_rps": record["rps"],
@@ -650,7 +663,8 @@ median over rounds.
   {', '.join(f'{r:,}' for r in cfg['rates'])} requests/s offered, {cfg['rate_s']} s each, interleaved per step. A step
   passes if p99 < 5 ms, no errors and the achieved rate is at least 80 % of the offered rate; a
   system stops climbing at its first failed step. The figure is the achieved rate of its highest
-  passing step ("≥ top step" if it never failed). This is a closed-loop approximation: a server
+  passing step ("≥ top step" if it never failed). A failed step is run once more before it
+  counts as failed, since other load on the machine only ever makes a step worse. This is a closed-loop approximation: a server
   stall delays the next request of that connection instead of queueing it, so it understates
   tail latency compared with a true open-loop generator; the achieved-rate check catches gross
   stalls.
