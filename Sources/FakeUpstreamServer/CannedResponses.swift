@@ -32,9 +32,10 @@ struct CannedResponses: Sendable {
         completion = Fixed(
             .ok,
             allocator.buffer(
-                string: #"{"id":"chatcmpl-fake0001","object":"chat.completion","created":1700000000,"model":"fake-model","#
-                + #""choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the fake upstream."},"#
-                + #""finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16}}"#
+                string:
+                    #"{"id":"chatcmpl-fake0001","object":"chat.completion","created":1700000000,"model":"fake-model","#
+                    + #""choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the fake upstream."},"#
+                    + #""finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16}}"#
             ))
         models = Fixed(
             .ok,

@@ -64,7 +64,8 @@ final class CompletionHandler: ChannelInboundHandler {
         }
     }
 
-    private func send(_ answer: CannedResponses.Fixed, for requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func send(_ answer: CannedResponses.Fixed, for requestHead: HTTPRequestHead, context: ChannelHandlerContext)
+    {
         let keepAlive = requestHead.isKeepAlive
         let responseHead = HTTPResponseHead(
             version: requestHead.version, status: answer.status,
@@ -136,7 +137,10 @@ final class CompletionHandler: ChannelInboundHandler {
             if bytes[quote..<(quote + key.count)].elementsEqual(key) {
                 var cursor = quote + key.count
                 while cursor < bytes.endIndex, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
-                guard cursor < bytes.endIndex, bytes[cursor] == UInt8(ascii: ":") else { start = quote + 1; continue }
+                guard cursor < bytes.endIndex, bytes[cursor] == UInt8(ascii: ":") else {
+                    start = quote + 1
+                    continue
+                }
                 cursor += 1
                 while cursor < bytes.endIndex, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
                 return cursor < bytes.endIndex && bytes[cursor] == UInt8(ascii: "t")
