@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "ModelMesh", targets: ["ModelMesh"]),
         .library(name: "ModelMeshProviders", targets: ["ModelMeshProviders"]),
+        .library(name: "ModelMeshServer", targets: ["ModelMeshServer"]),
         .library(name: "ModelMeshTesting", targets: ["ModelMeshTesting"]),
         .executable(name: "modelmesh", targets: ["modelmesh"]),
     ],
@@ -16,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The engine: capability pools, routing, failover, events, configuration, budgets.
@@ -38,6 +43,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The OpenAI-compatible proxy: a Hummingbird application over a Mesh, plus the
+        // server-side observability connectors (Prometheus, webhook).
+        .target(
+            name: "ModelMeshServer",
+            dependencies: [
+                "ModelMesh",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         // Test support shipped to users: scripted mock providers, a controllable clock,
         // a fault-injecting fake upstream HTTP server.
         .target(
@@ -49,11 +69,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The command-line program: serve, validate, explain, describe.
         .executableTarget(
             name: "modelmesh",
             dependencies: [
                 "ModelMesh",
+                "ModelMeshProviders",
+                "ModelMeshServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         // In-process routing decision benchmark: `swift run -c release modelmesh-routing-bench`.
@@ -82,6 +107,15 @@ let package = Package(
                 "ModelMeshProviders", "ModelMeshTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "ModelMeshServerTests",
+            dependencies: [
+                "ModelMeshServer",
+                "ModelMeshTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ]

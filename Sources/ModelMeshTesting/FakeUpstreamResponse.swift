@@ -121,7 +121,8 @@ public enum FakeStreamEnding: Sendable, Hashable {
     /// The body ends properly without a terminator event (vendors whose end marker is an
     /// ordinary event, or a truncated OpenAI stream that still closes cleanly).
     case finish
-    /// The connection is closed in the middle of the body: no terminating chunk.
+    /// The connection is closed in the middle of the body: no terminating chunk. The close
+    /// comes 200ms after the last event, so a client has read what was sent before it.
     case cut
     /// Nothing more is sent and the connection stays open.
     case stall

@@ -6,6 +6,6 @@ struct ModelMeshCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "modelmesh",
         abstract: "Capability-driven AI model routing with automatic failover.",
-        subcommands: [ValidateCommand.self]
+        subcommands: [ServeCommand.self, ValidateCommand.self, ExplainCommand.self, DescribeCommand.self]
     )
 }

@@ -45,7 +45,7 @@ import Testing
         #expect(abs((gpt4o.pricing?.outputPerMillion ?? 0) - 10) < 1e-9)
         let haiku = config.models[3]
         #expect(haiku.maxOutputTokens == 8192)
-        #expect(abs((haiku.pricing?.inputPerMillion ?? 0) - 0.8) < 1e-9)
+        #expect(abs((haiku.pricing?.inputPerMillion ?? 0) - 1) < 1e-9)
         #expect(config.models[4].pricing == nil)
         #expect(config.models[4].contextWindow == 1_048_576)
         #expect(config.models[6].provider == "ollama")

@@ -204,3 +204,12 @@ private final class DeliveryLog: Sendable {
         #expect(minimal.eventType == .providerRecovered && minimal.metadata.isEmpty && minimal.providerID == nil)
     }
 }
+
+@Suite struct TimestampTests {
+    @Test func formatsRoundedMilliseconds() throws {
+        let base = try #require(Timestamp.parse("2026-01-15T12:00:00.123Z"))
+        #expect(Timestamp.format(base.addingTimeInterval(3661.004)) == "2026-01-15T13:01:01.127Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1.9996)) == "1970-01-01T00:00:02.000Z")
+    }
+}

@@ -50,12 +50,6 @@ import Testing
         }
     }
 
-    @Test func autodetectionNeedsSomething() {
-        #expect(throws: ModelMeshError.self) {
-            _ = try Mesh.autodetected(providers: ProviderRegistry(), environment: [:])
-        }
-    }
-
     @Test func backgroundProbeBringsAStandbyModelBack() async throws {
         let primary = MockProvider(script: Array(repeating: .fail(.serverError, status: 503), count: 3))
         let f = try MeshFixture(models: [("a", primary), ("b", MockProvider())]) { $0.recovery.cooldown = .seconds(5) }

@@ -131,12 +131,16 @@ import Testing
         let primary = MockProvider(fallback: .stream(["a", "b", "c"], stallAfter: 1))
         let f = try MeshFixture(models: [("a", primary)]) { $0.stream.idleTimeout = .seconds(60) }
         let routed = try await f.mesh.routeStream(request())
+        let (started, signal) = AsyncStream<Void>.makeStream()
         let consumer = Task {
             var count = 0
-            for try await _ in routed.chunks { count += 1 }
+            for try await _ in routed.chunks {
+                count += 1
+                if count == 2 { signal.yield() }  // the stall comes next
+            }
             return count
         }
-        try await Task.sleep(for: .milliseconds(50))
+        for await _ in started { break }
         consumer.cancel()
         let outcome = await consumer.result
         // The consumer ended promptly instead of waiting out the 60s idle timeout.

@@ -1,5 +1,5 @@
-/// Finds the known name closest to a misspelled one, for "did you mean" hints.
-enum NameSuggestion {
+/// Finds the known names closest to a misspelled one, for "did you mean" hints.
+public enum NameSuggestion {
     /// The candidate nearest to `name` by edit distance, if it is close enough to be a typo.
     static func nearest<S: Sequence>(to name: String, in candidates: S) -> String? where S.Element == String {
         let limit = max(2, name.count / 3)
@@ -12,7 +12,7 @@ enum NameSuggestion {
     }
 
     /// Up to `limit` candidates close to `name` (by edit distance, or containing it), nearest first.
-    static func ranked(to name: String, in candidates: [String], limit: Int = 3) -> [String] {
+    public static func ranked(to name: String, in candidates: [String], limit: Int = 3) -> [String] {
         let threshold = max(2, name.count / 3)
         var scored: [(name: String, distance: Int)] = []
         for candidate in Set(candidates) {

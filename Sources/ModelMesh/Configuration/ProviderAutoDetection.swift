@@ -52,7 +52,7 @@ public enum ProviderAutoDetection {
                     "anthropic.claude-sonnet-4-20250514", 200_000, 16_384, perMillion: (3, 15),
                     [.toolCalling, .vision, .systemPrompt, .prefill]),
                 model(
-                    "anthropic.claude-haiku-4-5-20251001", 200_000, 8192, perMillion: (0.8, 4),
+                    "anthropic.claude-haiku-4-5-20251001", 200_000, 8192, perMillion: (1, 5),
                     [.toolCalling, .vision, .systemPrompt, .prefill]),
             ]),
         Entry(

@@ -83,8 +83,14 @@ public struct RoutingEvent: Sendable, Codable, Hashable {
 public enum Timestamp {
     /// Formats `date` as `2026-01-31T12:00:00.123Z`.
     public static func format(_ date: Date) -> String {
-        date.formatted(
-            Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+        // Whole milliseconds first, then the fraction by hand: the formatter truncates, and a
+        // Double just below .127 would print as .126.
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let fraction = ((ms % 1000) + 1000) % 1000
+        let seconds = Date(timeIntervalSince1970: Double((ms - fraction) / 1000))
+        let base = seconds.formatted(Date.ISO8601FormatStyle(timeZone: .gmt))  // ...T12:00:00Z
+        let digits = String(fraction)
+        return base.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
     }
 
     /// Parses an ISO-8601 timestamp with or without fractional seconds.

@@ -167,7 +167,8 @@ public final class Mesh: Sendable {
             emitter: emitter, ledger: ledger, clock: clock, jitter: jitter, statistics: stats,
             requestLog: RequestLogSettings(
                 level: configuration.observability.logLevel, secrets: secrets,
-                redact: configuration.observability.redactSecrets))
+                redact: configuration.observability.redactSecrets,
+                traceMinSeverity: configuration.observability.traceMinSeverity))
 
         self.storage = storage ?? Self.makeStorage(configuration.storage)
         do { try restoreState() } catch {
@@ -206,22 +207,6 @@ public final class Mesh: Sendable {
         try self.init(
             configuration: try ConfigurationLoader.parse(yaml: yaml), providers: providers, connectors: connectors,
             clock: clock)
-    }
-
-    /// Builds a mesh from the API keys and local servers found in the environment
-    /// (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `OLLAMA_HOST`, ...), with one
-    /// `chat-completion` pool. Throws when nothing is detected.
-    public static func autodetected(
-        providers: ProviderRegistry, environment: [String: String] = ProcessInfo.processInfo.environment,
-        connectors: [any ObservabilityConnector] = []
-    ) throws -> Mesh {
-        guard let configuration = ProviderAutoDetection.configuration(environment: environment) else {
-            throw ModelMeshError(
-                .invalidRequest, "No provider detected in the environment",
-                hint: "Set an API key variable such as OPENAI_API_KEY or ANTHROPIC_API_KEY, or OLLAMA_HOST "
-                    + "for a local Ollama, or pass a configuration")
-        }
-        return try Mesh(configuration: configuration, providers: providers, connectors: connectors)
     }
 
     /// Runs the mesh's background work until the task is cancelled: the statistics

@@ -227,6 +227,11 @@ final class Router: Sendable {
                             modelID: model.id, providerID: model.provider, errorClass: failure.errorClass.rawValue,
                             status: failure.status, latencyMs: latency * 1000))
                     journey.lastError = failure
+                    trace(
+                        .warning,
+                        "Attempt \(attempt) on \(model.id) failed: \(failure.errorClass.rawValue)"
+                            + (failure.status.map { " (\($0))" } ?? ""),
+                        journey: journey, model: model.id)
                     recordFailure(model: model, pool: pool, error: failure)
                     switch failure.errorClass {
                     case .authentication:
@@ -390,6 +395,17 @@ final class Router: Sendable {
             attempts: journey.attempts, retryAfter: failure.retryAfter)
     }
 
+    /// Sends a trace to the connectors when its severity passes the configured minimum.
+    func trace(_ severity: TraceSeverity, _ message: @autoclosure () -> String, journey: Journey, model: String?) {
+        guard severity >= requestLog.traceMinSeverity else { return }
+        var metadata: [String: JSONValue] = ["request_id": .string(journey.requestID), "pool": .string(journey.pool.id)]
+        if let model { metadata["model"] = .string(model) }
+        emitter.trace(
+            TraceEntry(
+                severity: severity, timestamp: clock.now(), component: "router",
+                message: requestLog.redactor.mask(message()), metadata: metadata))
+    }
+
     func exhaustedError(_ journey: Journey) -> ModelMeshError {
         let list = journey.attempts.map { a in
             "\(a.modelID) (\(a.errorClass ?? "ok")\(a.status.map { " \($0)" } ?? ""))"
@@ -407,6 +423,8 @@ final class Router: Sendable {
                 hint: "Shorten the conversation, lower max_tokens, or add a model with a larger window",
                 poolID: journey.pool.id, attempts: journey.attempts)
         }
+        trace(.error, "Every candidate of pool '\(journey.pool.id)' failed: " + list.joined(separator: ", "),
+            journey: journey, model: nil)
         let allRateLimited = journey.attempts.allSatisfy { $0.errorClass == ProviderErrorClass.rateLimited.rawValue }
         return ModelMeshError(
             .allCandidatesFailed,
@@ -429,9 +447,12 @@ final class Router: Sendable {
 struct RequestLogSettings: Sendable {
     var level: RequestLogLevel = .metadata
     var redactor: RequestLogRedactor
+    /// Traces below this severity are not built at all.
+    var traceMinSeverity: TraceSeverity = .info
 
-    init(level: RequestLogLevel, secrets: [String], redact: Bool = true) {
+    init(level: RequestLogLevel, secrets: [String], redact: Bool = true, traceMinSeverity: TraceSeverity = .info) {
         self.level = level
+        self.traceMinSeverity = traceMinSeverity
         redactor = RequestLogRedactor(level: level, knownSecrets: secrets, redactSecrets: redact)
     }
 }

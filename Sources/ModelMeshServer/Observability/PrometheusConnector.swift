@@ -1,0 +1,209 @@
+import CoreMetrics
+import Foundation
+import ModelMesh
+import Prometheus
+import Synchronization
+
+/// The `modelmesh.prometheus.v1` observability connector: turns request logs and routing
+/// events into Prometheus metrics, served by the proxy at `GET /metrics`.
+///
+/// Metrics are created through swift-metrics against a ``PrometheusCollectorRegistry`` the
+/// connector owns (or is given); nothing touches the global `MetricsSystem`, so several
+/// servers and tests can run side by side. The metric names are listed in `MetricNames`.
+///
+/// ```swift
+/// let prometheus = PrometheusConnector()
+/// mesh.events.subscribe(prometheus)
+/// print(prometheus.exposition())
+/// ```
+public final class PrometheusConnector: ObservabilityConnector {
+    /// The connector ID.
+    public static let id = "modelmesh.prometheus.v1"
+
+    /// The registry holding every metric of this connector.
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+
+    /// Cached metric handles of the request path, sharded by pool and model.
+    final class HandleShard: Sendable {
+        struct Cache {
+            var counters: [String: CoreMetrics.Counter] = [:]
+            var timers: [String: CoreMetrics.Timer] = [:]
+            var costs: [String: CoreMetrics.FloatingPointCounter] = [:]
+        }
+        let handles = Mutex(Cache())
+    }
+
+    private let handleShards: [HandleShard] = (0..<16).map { _ in HandleShard() }
+
+    /// Makes a connector over `registry` (a new one by default).
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[MetricNames.requestDuration] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+            .seconds(30), .seconds(60), .seconds(120),
+        ]
+        self.factory = factory
+    }
+
+    /// Builds the connector from its configuration settings (it has none yet).
+    public static func make(settings: [String: JSONValue] = [:]) throws -> PrometheusConnector {
+        PrometheusConnector()
+    }
+
+    /// The metrics in the Prometheus text exposition format.
+    public func exposition() -> String { registry.emitToString() }
+
+    // MARK: ObservabilityConnector
+
+    public func log(_ entry: RequestLogEntry) throws {
+        let handles = handles(for: entry)
+        handles.requests.increment()
+        handles.duration.recordNanoseconds(Int64(max(0, entry.latencyMs) * 1_000_000))
+        if entry.tokensIn > 0 { handles.tokensIn.increment(by: entry.tokensIn) }
+        if entry.tokensOut > 0 { handles.tokensOut.increment(by: entry.tokensOut) }
+        if let cost = entry.cost, cost > 0 { handles.cost.increment(by: cost) }
+        for counter in handles.attempts { counter.increment() }
+        if entry.status >= 400 || entry.error != nil {
+            CoreMetrics.Counter(
+                label: MetricNames.requestErrors, dimensions: [("error_class", Self.errorClass(of: entry))],
+                factory: factory
+            ).increment()
+        }
+    }
+
+    /// The metric handles one request log entry updates.
+    struct RequestHandles {
+        var requests: CoreMetrics.Counter
+        var duration: CoreMetrics.Timer
+        var tokensIn: CoreMetrics.Counter
+        var tokensOut: CoreMetrics.Counter
+        var cost: CoreMetrics.FloatingPointCounter
+        var attempts: [CoreMetrics.Counter]
+    }
+
+    /// Looks the handles up in one shard of the cache (one short lock per request rather
+    /// than one registry lookup per metric); they are created on first use.
+    func handles(for entry: RequestLogEntry) -> RequestHandles {
+        let pool = entry.poolID ?? "none"
+        let model = entry.modelID ?? "none"
+        let poolAndModel = [("pool", pool), ("model", model)]
+        let scope = pool + "\u{1F}" + model
+        let shard = handleShards[Int(UInt(bitPattern: scope.hashValue) % UInt(handleShards.count))]
+        let factory = factory
+        return shard.handles.withLock { cache in
+            func counter(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+                let key = ([name] + dimensions.map(\.1)).joined(separator: "\u{1F}")
+                if let existing = cache.counters[key] { return existing }
+                let made = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
+                cache.counters[key] = made
+                return made
+            }
+            let timerKey = scope
+            let duration =
+                cache.timers[timerKey]
+                ?? {
+                    let made = CoreMetrics.Timer(
+                        label: MetricNames.requestDuration, dimensions: poolAndModel, factory: factory)
+                    cache.timers[timerKey] = made
+                    return made
+                }()
+            let cost =
+                cache.costs[scope]
+                ?? {
+                    let made = CoreMetrics.FloatingPointCounter(
+                        label: MetricNames.cost, dimensions: poolAndModel, factory: factory)
+                    cache.costs[scope] = made
+                    return made
+                }()
+            return RequestHandles(
+                requests: counter(MetricNames.requests, poolAndModel + [("status", String(entry.status))]),
+                duration: duration,
+                tokensIn: counter(MetricNames.tokens, poolAndModel + [("direction", "in")]),
+                tokensOut: counter(MetricNames.tokens, poolAndModel + [("direction", "out")]),
+                cost: cost,
+                attempts: entry.attempts.map { attempt in
+                    counter(
+                        MetricNames.upstreamAttempts,
+                        [
+                            ("model", attempt.modelID), ("provider", attempt.providerID),
+                            ("outcome", attempt.errorClass ?? "success"),
+                        ])
+                })
+        }
+    }
+
+    public func emit(_ event: RoutingEvent) throws {
+        switch event.eventType {
+        case .modelRotated:
+            CoreMetrics.Counter(
+                label: MetricNames.rotations,
+                dimensions: [
+                    ("pool", event.poolID ?? "none"), ("model", event.modelID ?? "none"),
+                    ("reason", event.metadata["reason"]?.stringValue ?? "unknown"),
+                ], factory: factory
+            ).increment()
+        case .modelActivated, .modelDeactivated:
+            guard let model = event.modelID, let pool = event.poolID else { return }
+            setModelActive(pool: pool, model: model, active: event.eventType == .modelActivated)
+        case .providerDeactivated:
+            CoreMetrics.Counter(
+                label: MetricNames.providerDeactivations,
+                dimensions: [
+                    ("provider", event.providerID ?? "none"),
+                    ("reason", event.metadata["reason"]?.stringValue ?? "unknown"),
+                ], factory: factory
+            ).increment()
+        case .providerHealthChanged:
+            guard let provider = event.providerID, let score = event.metadata["new_score"]?.doubleValue else { return }
+            CoreMetrics.Gauge(
+                label: MetricNames.providerHealthScore, dimensions: [("provider", provider)], factory: factory
+            )
+            .record(score)
+        case .providerRecovered, .poolMembershipChanged, .discoveryModelsUpdated:
+            break
+        }
+    }
+
+    /// Sets the model-state gauge, e.g. from ``Mesh/describe()`` at start-up.
+    public func setModelActive(pool: String, model: String, active: Bool) {
+        CoreMetrics.Gauge(
+            label: MetricNames.modelActive, dimensions: [("pool", pool), ("model", model)], factory: factory
+        )
+        .record(active ? 1 : 0)
+    }
+
+    /// Initializes the model-state gauges from the mesh's current state.
+    public func seed(from description: MeshDescription) {
+        for pool in description.pools {
+            for member in pool.members {
+                setModelActive(pool: pool.id, model: member.modelID, active: member.state == .active)
+            }
+        }
+    }
+
+    /// Counts one HTTP response of the proxy.
+    func countResponse(endpoint: String, status: Int) {
+        CoreMetrics.Counter(
+            label: MetricNames.httpResponses, dimensions: [("endpoint", endpoint), ("status", String(status))],
+            factory: factory
+        ).increment()
+    }
+
+    /// The error class of a failed request: the last failed attempt's class, else one
+    /// derived from the status (refused before any attempt).
+    static func errorClass(of entry: RequestLogEntry) -> String {
+        if let failed = entry.attempts.last(where: { $0.errorClass != nil })?.errorClass { return failed }
+        switch entry.status {
+        case 402: return "budget_exceeded"
+        case 404: return "model_not_found"
+        case 503: return "no_active_model"
+        case 504: return "timeout"
+        case 499: return "cancelled"
+        case 400..<500: return "invalid_request"
+        default: return "server_error"
+        }
+    }
+}

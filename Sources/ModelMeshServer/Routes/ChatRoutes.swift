@@ -1,0 +1,51 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ModelMesh
+
+extension ProxyHandlers {
+    /// `POST /v1/chat/completions`: JSON, or SSE when `stream` is true.
+    func chatCompletions(_ request: Request, context: ProxyRequestContext) async throws -> Response {
+        let chat = try await decodeBody(ChatCompletionRequest.self, from: request, what: "chat completion request")
+        if chat.model.isEmpty { throw ProxyError.invalidRequest("Missing required field: model", param: "model") }
+        if chat.messages.isEmpty {
+            throw ProxyError.invalidRequest(
+                "Missing required field: messages (it must not be empty)", param: "messages")
+        }
+        let options = RoutingOptions(requestID: context.requestID)
+        guard chat.stream == true else {
+            let routed = try await mesh.route(chat, options: options)
+            return try Self.json(
+                routed.value,
+                headers: Self.routingHeaders(
+                    pool: routed.poolID, model: routed.modelID, provider: routed.providerID,
+                    attempts: routed.attempts.count))
+        }
+        // Returns once the first chunk arrived: failures before it are ordinary JSON errors.
+        let routed = try await mesh.routeStream(chat, options: options)
+        var headers = ServerSentEvents.headers
+        headers.append(
+            contentsOf: Self.routingHeaders(
+                pool: routed.poolID, model: routed.modelID, provider: routed.providerID, attempts: routed.attempts.count
+            ))
+        let chunks = routed.chunks
+        let requestID = context.requestID
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                try await ChatStreamRelay.relay(chunks, requestID: requestID, to: &writer)
+            })
+    }
+
+    /// `POST /v1/embeddings`.
+    func embeddings(_ request: Request, context: ProxyRequestContext) async throws -> Response {
+        let embedding = try await decodeBody(EmbeddingRequest.self, from: request, what: "embeddings request")
+        if embedding.model.isEmpty { throw ProxyError.invalidRequest("Missing required field: model", param: "model") }
+        let routed = try await mesh.routeEmbeddings(embedding, options: RoutingOptions(requestID: context.requestID))
+        return try Self.json(
+            routed.value,
+            headers: Self.routingHeaders(
+                pool: routed.poolID, model: routed.modelID, provider: routed.providerID, attempts: routed.attempts.count
+            ))
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ModelMesh
+import NIOCore
+
+/// What the route handlers share: the mesh, the limits, the metrics and the open streams.
+struct ProxyHandlers: Sendable {
+    let mesh: Mesh
+    let bodyLimit: Int
+    let metrics: PrometheusConnector
+    let eventStreams: EventStreamHub
+    let heartbeatInterval: Duration
+    /// The `/v1/models` listing, computed once: it only changes with the configuration.
+    let modelList: ModelList
+
+    // MARK: Bodies
+
+    /// Reads the request body, refusing one over the limit from its `Content-Length`
+    /// before reading, and while reading when it is streamed in without one.
+    func readBody(_ request: Request) async throws -> ByteBuffer {
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > bodyLimit {
+            throw ProxyError.bodyTooLarge(limit: bodyLimit)
+        }
+        do {
+            return try await request.body.collect(upTo: bodyLimit)
+        } catch is NIOTooManyBytesError {
+            throw ProxyError.bodyTooLarge(limit: bodyLimit)
+        }
+    }
+
+    /// Reads and decodes a JSON body in one pass; problems become 400s naming the field.
+    func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, what: String) async throws -> T {
+        let buffer = try await readBody(request)
+        guard buffer.readableBytes > 0 else {
+            throw ProxyError.invalidRequest("Request body is empty: send a JSON \(what)")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw ProxyError.decoding(error)
+        }
+    }
+
+    // MARK: Responses
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        return encoder
+    }
+
+    /// A JSON response.
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws
+        -> Response
+    {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        let data = try encoder().encode(value)
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `x-modelmesh-*` headers of a routed answer.
+    static func routingHeaders(pool: String, model: String, provider: String, attempts: Int) -> HTTPFields {
+        [
+            .modelMeshPool: pool, .modelMeshModel: model, .modelMeshProvider: provider,
+            .modelMeshAttempts: String(attempts),
+        ]
+    }
+}

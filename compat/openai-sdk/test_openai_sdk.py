@@ -1,0 +1,147 @@
+"""The official OpenAI Python SDK against `modelmesh serve`, in front of a fake upstream."""
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import openai
+import pytest
+
+import fake_upstream
+
+TOKEN = "compat-suite-token"
+BINARY = os.environ.get("MODELMESH_BIN", os.path.join(os.path.dirname(__file__), "..", "..", ".build", "debug", "modelmesh"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def proxy():
+    upstream = fake_upstream.start()
+    base = f"http://127.0.0.1:{upstream.server_address[1]}/v1"
+    config = f"""
+providers:
+  fake:
+    connector: openai.llm.v1
+    base_url: {base}
+    api_key: sk-fake-upstream-key
+  broken:
+    connector: openai.llm.v1
+    base_url: {base}
+    api_key: sk-fake-upstream-key
+models:
+  fake.ok-model:
+    provider: fake
+    capabilities: [chat-completion, text-embeddings]
+  broken.fail-model:
+    provider: broken
+    capabilities: [chat-completion]
+pools:
+  chat:
+    capability: chat-completion
+  embeddings:
+    capability: text-embeddings
+  doomed:
+    models: [broken.fail-model]
+    retry: {{max_attempts: 1}}
+observability:
+  routing: {{connector: modelmesh.null.v1}}
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(config)
+    port = free_port()
+    process = subprocess.Popen(
+        [BINARY, "serve", "--config", f.name, "--host", "127.0.0.1", "--port", str(port), "--token", TOKEN],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=1)
+            break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("modelmesh serve exited early")
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise RuntimeError("modelmesh serve did not become healthy")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+    upstream.shutdown()
+
+
+@pytest.fixture
+def client(proxy):
+    return openai.OpenAI(base_url=proxy + "/v1", api_key=TOKEN, max_retries=0)
+
+
+def test_chat_completion(client):
+    reply = client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].message.content == "Hello from the fake"
+    assert reply.usage.total_tokens == 9
+
+
+def test_streaming(client):
+    stream = client.chat.completions.create(
+        model="chat-completion", messages=[{"role": "user", "content": "hi"}], stream=True,
+        stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Hello from the fake"
+    assert chunks[-1].usage.total_tokens == 9
+
+
+def test_embeddings(client):
+    result = client.embeddings.create(model="embeddings", input=["a", "b"])
+    assert [d.index for d in result.data] == [0, 1]
+    assert result.data[0].embedding == [0.1, 0.2, 0.3]
+
+
+def test_models_list_and_lookup(client):
+    ids = [m.id for m in client.models.list().data]
+    assert "chat" in ids and "fake.ok-model" in ids
+    model = client.models.retrieve("fake.ok-model")
+    assert model.owned_by == "fake"
+
+
+def test_raw_response_headers(client):
+    raw = client.chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": "hi"}], extra_headers={"x-request-id": "sdk-req-1"})
+    assert raw.headers["x-request-id"] == "sdk-req-1"
+    assert raw.headers["x-modelmesh-pool"] == "chat"
+    assert raw.headers["x-modelmesh-model"] == "fake.ok-model"
+    assert raw.headers["x-modelmesh-provider"] == "fake"
+    assert raw.headers["x-modelmesh-attempts"] == "1"
+    assert raw.parse().choices[0].message.content == "Hello from the fake"
+
+
+def test_bad_request_is_400(client):
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="chat", messages=[])
+
+
+def test_bad_token_is_401(proxy):
+    bad = openai.OpenAI(base_url=proxy + "/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_unknown_model_is_404(client):
+    with pytest.raises(openai.NotFoundError) as info:
+        client.chat.completions.create(model="chta", messages=[{"role": "user", "content": "hi"}])
+    assert "chat" in str(info.value)
+
+
+def test_all_candidates_failed_is_502(client):
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(model="doomed", messages=[{"role": "user", "content": "hi"}])
+    assert info.value.status_code == 502
+    assert "broken.fail-model" in str(info.value)
