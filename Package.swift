@@ -87,6 +87,16 @@ let package = Package(
             dependencies: ["ModelMesh", "ModelMeshTesting"],
             path: "Sources/RoutingBenchmark"
         ),
+        // Fast fake OpenAI upstream for the proxy benchmark (`scripts/bench`), in its own process.
+        .executableTarget(
+            name: "modelmesh-fake-upstream",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/FakeUpstreamServer"
+        ),
         .testTarget(
             name: "ModelMeshTests",
             dependencies: ["ModelMesh", "ModelMeshTesting"]

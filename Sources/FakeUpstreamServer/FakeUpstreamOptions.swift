@@ -1,0 +1,55 @@
+/// Command-line settings of `modelmesh-fake-upstream`.
+///
+/// Parsed by hand so the target depends on nothing but SwiftNIO.
+struct FakeUpstreamOptions: Sendable {
+    var host = "127.0.0.1"
+    /// `0` picks a free port; the bound port is printed on the first line of standard output.
+    var port = 0
+    /// Content chunks per streamed completion (before `data: [DONE]`).
+    var chunks = 20
+    /// Time between two streamed chunks; the first chunk is sent at once.
+    var intervalMilliseconds = 10
+    /// Event-loop threads.
+    var threads = 1
+
+    static let usage = """
+        usage: modelmesh-fake-upstream [--host 127.0.0.1] [--port 0] [--chunks 20] [--interval-ms 10] [--threads 1]
+
+        A fast fake OpenAI upstream for benchmarks. Answers POST /v1/chat/completions at once with a
+        fixed completion (usage included); with "stream": true sends --chunks SSE chunks, the first at
+        once and then one every --interval-ms, then `data: [DONE]`. Also serves GET /v1/models.
+        Prints `listening on HOST:PORT` once bound.
+        """
+
+    /// Parses `arguments` (without the program name).
+    static func parse(_ arguments: [String]) throws(OptionsError) -> FakeUpstreamOptions {
+        var options = FakeUpstreamOptions()
+        var remaining = arguments[...]
+        while let flag = remaining.popFirst() {
+            if flag == "-h" || flag == "--help" { throw .help }
+            guard let value = remaining.popFirst() else { throw .invalid("\(flag) needs a value") }
+            switch flag {
+            case "--host": options.host = value
+            case "--port": options.port = try integer(value, flag: flag, range: 0...65_535)
+            case "--chunks": options.chunks = try integer(value, flag: flag, range: 1...100_000)
+            case "--interval-ms": options.intervalMilliseconds = try integer(value, flag: flag, range: 0...60_000)
+            case "--threads": options.threads = try integer(value, flag: flag, range: 1...64)
+            default: throw .invalid("unknown option \(flag)")
+            }
+        }
+        return options
+    }
+
+    private static func integer(_ text: String, flag: String, range: ClosedRange<Int>) throws(OptionsError) -> Int {
+        guard let value = Int(text), range.contains(value) else {
+            throw .invalid("\(flag) wants an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+        }
+        return value
+    }
+}
+
+/// Why the command line was not accepted.
+enum OptionsError: Error {
+    case help
+    case invalid(String)
+}

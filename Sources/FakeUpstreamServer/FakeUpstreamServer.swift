@@ -1,0 +1,64 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `modelmesh-fake-upstream`: a fast fake OpenAI upstream for the proxy benchmark.
+///
+/// One process, a fixed answer, no work per request beyond HTTP parsing: calling it directly is
+/// the baseline that proxy overhead is measured against (`scripts/bench`).
+@main
+enum FakeUpstreamServer {
+    static func main() throws {
+        let options: FakeUpstreamOptions
+        do {
+            options = try FakeUpstreamOptions.parse(Array(CommandLine.arguments.dropFirst()))
+        } catch .help {
+            print(FakeUpstreamOptions.usage)
+            return
+        } catch .invalid(let message) {
+            FileHandleOutput.write("modelmesh-fake-upstream: \(message)\n\(FakeUpstreamOptions.usage)\n", to: 2)
+            exit(64)
+        }
+
+        let canned = CannedResponses(chunkCount: options.chunks)
+        let interval = TimeAmount.milliseconds(Int64(options.intervalMilliseconds))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
+        let channel = try ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(
+                        CompletionHandler(canned: canned, interval: interval, allocator: channel.allocator))
+                }
+            }
+            .bind(host: options.host, port: options.port)
+            .wait()
+        let port = channel.localAddress?.port ?? options.port
+        FileHandleOutput.write("listening on \(options.host):\(port)\n", to: 1)
+        try channel.closeFuture.wait()
+        try group.syncShutdownGracefully()
+    }
+}
+
+/// Unbuffered writes to the standard streams, so the script reading them sees each line at once.
+enum FileHandleOutput {
+    static func write(_ text: String, to descriptor: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            #if canImport(Glibc)
+                _ = Glibc.write(descriptor, bytes.baseAddress, bytes.count)
+            #else
+                _ = Darwin.write(descriptor, bytes.baseAddress, bytes.count)
+            #endif
+        }
+    }
+}
