@@ -77,16 +77,8 @@ public struct AnthropicTranslator: Sendable {
             "max_tokens": .int(request.requestedMaxTokens ?? defaultMaxTokens),
         ]
         var systemTexts: [String] = []
-        var turns: [(role: String, blocks: [JSONValue])] = []
-
-        func append(_ role: String, _ blocks: [JSONValue]) {
-            guard !blocks.isEmpty else { return }
-            if let last = turns.indices.last, turns[last].role == role {
-                turns[last].blocks += blocks
-            } else {
-                turns.append((role, blocks))
-            }
-        }
+        var conversation = ConversationTurns()
+        func append(_ role: String, _ blocks: [JSONValue]) { conversation.append(role, blocks) }
 
         for (position, message) in request.messages.enumerated() {
             switch message.role {
@@ -111,12 +103,12 @@ public struct AnthropicTranslator: Sendable {
         }
 
         body["messages"] = .array(
-            turns.map { turn in
+            conversation.turns.map { turn in
                 // A lone text block is sent as a plain string, the form most clients use.
-                if turn.blocks.count == 1, turn.blocks[0]["type"] == "text", let text = turn.blocks[0]["text"] {
+                if turn.items.count == 1, turn.items[0]["type"] == "text", let text = turn.items[0]["text"] {
                     return .object(["role": .string(turn.role), "content": text])
                 }
-                return .object(["role": .string(turn.role), "content": .array(turn.blocks)])
+                return .object(["role": .string(turn.role), "content": .array(turn.items)])
             })
         if !systemTexts.isEmpty { body["system"] = .string(systemTexts.joined(separator: "\n\n")) }
 

@@ -83,17 +83,10 @@ public struct GeminiTranslator: Sendable {
     ) throws -> JSONValue {
         var body: [String: JSONValue] = [:]
         var systemTexts: [String] = []
-        var contents: [(role: String, parts: [JSONValue])] = []
+        var contents = ConversationTurns()
         var functionNameByCallID: [String: String] = [:]
 
-        func append(_ role: String, _ parts: [JSONValue]) {
-            guard !parts.isEmpty else { return }
-            if let last = contents.indices.last, contents[last].role == role {
-                contents[last].parts += parts
-            } else {
-                contents.append((role, parts))
-            }
-        }
+        func append(_ role: String, _ parts: [JSONValue]) { contents.append(role, parts) }
 
         for (position, message) in request.messages.enumerated() {
             switch message.role {
@@ -138,7 +131,7 @@ public struct GeminiTranslator: Sendable {
             }
         }
 
-        body["contents"] = .array(contents.map { ["role": .string($0.role), "parts": .array($0.parts)] })
+        body["contents"] = .array(contents.turns.map { ["role": .string($0.role), "parts": .array($0.items)] })
         if !systemTexts.isEmpty {
             body["systemInstruction"] = ["parts": [["text": .string(systemTexts.joined(separator: "\n\n"))]]]
         }
