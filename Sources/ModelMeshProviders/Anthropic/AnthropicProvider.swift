@@ -172,7 +172,7 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
         // Bounded: a server that always says `has_more` must not loop forever.
         for _ in 0..<50 {
             var query = "?limit=1000"
-            if let after { query += "&after_id=" + Self.queryEscaped(after) }
+            if let after { query += "&after_id=" + QueryString.escaped(after) }
             let response = try await get(modelsURL + query)
             guard let value = WireJSON.parse(response.bodyData), let data = value["data"]?.arrayValue else {
                 throw ProviderError(
@@ -263,11 +263,6 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
         return text
     }
 
-    static func queryEscaped(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
-    }
 }
 
 /// Feeds the Messages API event stream through an ``AnthropicStreamTranslator``:

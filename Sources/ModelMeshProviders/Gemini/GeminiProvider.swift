@@ -104,7 +104,7 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
         var redactions: [String] = []
         if let apiKey {
             redactions.append(apiKey.value)
-            let escaped = Self.queryEscaped(apiKey.value)
+            let escaped = QueryString.escaped(apiKey.value)
             if escaped != apiKey.value { redactions.append(escaped) }
         }
         for (name, value) in configuration.headers.sorted(by: { $0.key < $1.key }) {
@@ -181,7 +181,7 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
         // Bounded: a server that always returns a page token must not loop forever.
         for _ in 0..<50 {
             var query = ["pageSize=1000"]
-            if let pageToken { query.append("pageToken=" + Self.queryEscaped(pageToken)) }
+            if let pageToken { query.append("pageToken=" + QueryString.escaped(pageToken)) }
             let response = try await get("/v1beta/models", query: query)
             guard let value = WireJSON.parse(response.bodyData), value.objectValue != nil else {
                 throw ProviderError(
@@ -222,7 +222,7 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
     /// `base + path`, with the key appended to the query.
     private func url(_ path: String, query: [String] = []) -> String {
         var parameters = query
-        if let apiKey { parameters.append("key=" + Self.queryEscaped(apiKey.value)) }
+        if let apiKey { parameters.append("key=" + QueryString.escaped(apiKey.value)) }
         guard !parameters.isEmpty else { return baseURL + path }
         return baseURL + path + (path.contains("?") ? "&" : "?") + parameters.joined(separator: "&")
     }
@@ -243,11 +243,6 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
         return response
     }
 
-    static func queryEscaped(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
-    }
 }
 
 /// Feeds `streamGenerateContent?alt=sse` payloads through a ``GeminiStreamTranslator``.
