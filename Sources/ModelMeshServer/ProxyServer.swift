@@ -84,6 +84,7 @@ public struct ProxyServer: Service, CustomStringConvertible {
         let onServerRunning = options.onServerRunning
         return Application(
             router: makeRouter(),
+            server: .eventLoopAffineHTTP1(),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "modelmesh"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

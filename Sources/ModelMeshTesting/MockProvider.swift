@@ -19,6 +19,9 @@ public final class MockProvider: ProviderConnector {
         case reply(String, usage: Usage? = Usage(promptTokens: 10, completionTokens: 5))
         /// Answer with this exact completion.
         case completion(ChatCompletion)
+        /// Answer with `completion`, handing `body` on as the upstream's own bytes (as an
+        /// OpenAI-compatible connector does when it decoded an answer unchanged).
+        case passThrough(ChatCompletion, body: Data)
         /// Fail with an error of this class.
         case fail(ProviderErrorClass, status: Int? = nil, message: String = "scripted failure", retryAfter: Duration? = nil)
         /// Fail with this exact error.
@@ -103,6 +106,8 @@ public final class MockProvider: ProviderConnector {
                 return ProviderCompletion(completion: Self.completion(text, model: target.wireName, usage: usage))
             case .completion(let c):
                 return ProviderCompletion(completion: c)
+            case .passThrough(let c, let body):
+                return ProviderCompletion(completion: c, body: body)
             case .stream(let pieces, let usage, _, _, _, _):
                 return ProviderCompletion(completion: Self.completion(pieces.joined(), model: target.wireName, usage: usage))
             case .delay(let d, let then):

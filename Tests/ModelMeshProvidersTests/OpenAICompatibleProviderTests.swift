@@ -116,6 +116,37 @@ struct OpenAICompatibleProviderTests {
         }
     }
 
+    @Test("A complete answer keeps the upstream's bytes for pass-through, whitespace and extra fields included")
+    func answerBytesPassThrough() async throws {
+        try await Harness.run { h in
+            let text =
+                #"{ "id":"chatcmpl-1", "object":"chat.completion", "created":1, "model":"gpt-4o", "#
+                + #""choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}], "#
+                + #""service_tier":"default", "usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4} }"#
+            h.fake.enqueue(.json(text), for: "/v1/chat/completions")
+            let answer = try await h.provider().complete(
+                Harness.request(), target: Harness.target, context: Harness.context())
+            #expect(answer.completion.text == "hi")
+            #expect(answer.completion.usage == Usage(promptTokens: 3, completionTokens: 1))
+            #expect(answer.body == Data(text.utf8))
+        }
+    }
+
+    @Test("A repaired answer is not passed through: its body is re-encoded from the decoded value")
+    func repairedAnswerIsNotPassedThrough() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(
+                .json(
+                    #"{"choices":[{"index":0,"message":{"role":"assistant","content":"local"},"finish_reason":"stop"}]}"#
+                ),
+                for: "/v1/chat/completions")
+            let answer = try await h.provider(connector: "ollama.local.v1", apiKey: nil).complete(
+                Harness.request(), target: Harness.target, context: Harness.context())
+            #expect(answer.completion.text == "local")
+            #expect(answer.body == nil)
+        }
+    }
+
     @Test("Rate-limit headers of a success are parsed")
     func rateLimitHeaders() async throws {
         try await Harness.run { h in

@@ -28,6 +28,29 @@ struct ChatEndpointTests {
         }
     }
 
+    @Test("An upstream answer decoded unchanged is sent on byte for byte; a translated one is encoded")
+    func answerBytesPassThrough() async throws {
+        let completion = MockProvider.completion("as sent", model: "m", usage: Usage(promptTokens: 2, completionTokens: 2))
+        // Spacing and a member order no encoder would produce: only pass-through keeps them.
+        let upstreamBytes = Data(
+            (#"{ "usage": {"prompt_tokens":2,"completion_tokens":2,"total_tokens":4}, "id":"x", "#
+                + #""object":"chat.completion", "created":1, "model":"m", "#
+                + #""choices":[{"index":0,"message":{"role":"assistant","content":"as sent"},"finish_reason":"stop"}] }"#)
+                .utf8)
+        let alpha = MockProvider(script: [.passThrough(completion, body: upstreamBytes), .completion(completion)])
+        try await withProxy(twoModels(alpha)) { client in
+            let passed = try await client.chat()
+            #expect(passed.status == 200)
+            #expect(passed.header("content-type") == "application/json")
+            #expect(passed.header("x-modelmesh-model") == "vendor.alpha")
+            #expect(Data(passed.body.utf8) == upstreamBytes)
+
+            let encoded = try await client.chat()
+            #expect(Data(encoded.body.utf8) != upstreamBytes)
+            #expect(encoded.json["choices"]?[0]?["message"]?["content"]?.stringValue == "as sent")
+        }
+    }
+
     @Test("The request id reaches the engine and the upstream call")
     func requestIDReachesEngine() async throws {
         let alpha = MockProvider(fallback: .stream(["a"]))

@@ -76,10 +76,17 @@ public struct AttemptContext: Sendable {
 public struct ProviderCompletion: Sendable {
     public var completion: ChatCompletion
     public var rateLimit: RateLimitStatus?
+    /// The upstream's body exactly as received, when it already is the OpenAI JSON of
+    /// `completion` (an OpenAI-compatible upstream whose answer was decoded unchanged).
+    ///
+    /// The proxy sends these bytes on instead of encoding `completion` again. Leave it `nil`
+    /// whenever the answer was translated or repaired.
+    public var body: Data?
 
-    public init(completion: ChatCompletion, rateLimit: RateLimitStatus? = nil) {
+    public init(completion: ChatCompletion, rateLimit: RateLimitStatus? = nil, body: Data? = nil) {
         self.completion = completion
         self.rateLimit = rateLimit
+        self.body = body
     }
 }
 

@@ -31,13 +31,14 @@ extension Router {
             throw error
         }
         do {
-            let (completion, model, usage, reservation) = try await run(&journey, chain: plan.chain) {
+            let (result, model, usage, reservation) = try await run(&journey, chain: plan.chain) {
                 handle, connector, context in
                 var upstream = request
                 upstream.model = handle.target.wireName
                 let result = try await connector.complete(upstream, target: handle.target, context: context)
-                return (result.completion, result.completion.usage, result.rateLimit)
+                return (result, result.completion.usage, result.rateLimit)
             }
+            let completion = result.completion
             let cost = usage.flatMap { model.pricing?.cost(of: $0) }
             // A response without usage keeps its reservation: the cost is unknown, not zero.
             ledger.settle(reservation, actual: cost)
@@ -46,7 +47,7 @@ extension Router {
                 prompt: request, response: completion.text)
             return Routed(
                 value: completion, requestID: journey.requestID, poolID: pool.id, modelID: model.id,
-                providerID: model.provider, attempts: journey.attempts)
+                providerID: model.provider, attempts: journey.attempts, body: result.body)
         } catch {
             logFailure(journey: journey, error: error, streaming: false, prompt: request)
             throw error

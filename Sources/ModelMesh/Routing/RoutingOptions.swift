@@ -22,6 +22,9 @@ public struct Routed<Value: Sendable>: Sendable {
     public var providerID: String
     /// Every attempt, the successful last one included.
     public var attempts: [AttemptRecord]
+    /// `value` as OpenAI JSON, exactly as the upstream sent it, when the connector passed the
+    /// body through (see ``ProviderCompletion/body``); `nil` otherwise.
+    public var body: Data? = nil
 }
 
 /// A routed stream: returned once the first chunk arrived, so every failure before that

@@ -127,8 +127,11 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
         let response = try await transport.send(upstream, budget: context.budget(timeout: timeout))
         guard response.isSuccess else { throw upstream.redact(OpenAIErrorClassifier.error(for: response)) }
         do {
-            let completion = try decodeCompletion(response.bodyData, wireName: target.wireName, status: response.status)
-            return ProviderCompletion(completion: completion, rateLimit: response.rateLimit)
+            let data = response.bodyData
+            // Decoded once; when nothing had to be repaired, the bytes go on to the client as they are.
+            let (completion, unchanged) = try decodeCompletion(data, wireName: target.wireName, status: response.status)
+            return ProviderCompletion(
+                completion: completion, rateLimit: response.rateLimit, body: unchanged ? data : nil)
         } catch var error as ProviderError {
             error.rateLimit = error.rateLimit ?? response.rateLimit
             throw upstream.redact(error)
@@ -219,9 +222,10 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
             body, url: url, headers: headers, redactions: redactions, rateLimitHeaders: .openAI, clock: context.clock)
     }
 
-    private func decodeCompletion(_ data: Data, wireName: String, status: Int) throws -> ChatCompletion {
+    /// The completion in `data`, and whether it decoded as it is (no field had to be filled in).
+    private func decodeCompletion(_ data: Data, wireName: String, status: Int) throws -> (ChatCompletion, Bool) {
         let decoder = JSONDecoder()
-        if let completion = try? decoder.decode(ChatCompletion.self, from: data) { return completion }
+        if let completion = try? decoder.decode(ChatCompletion.self, from: data) { return (completion, true) }
         guard let value = try? decoder.decode(JSONValue.self, from: data), var object = value.objectValue else {
             throw ProviderError(
                 .serverError, status: status,
@@ -238,7 +242,7 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
         if object["created"] == nil { object["created"] = .int(Int(Date().timeIntervalSince1970)) }
         if object["model"] == nil || object["model"] == .null { object["model"] = .string(wireName) }
         do {
-            return try decoder.decode(ChatCompletion.self, from: JSONEncoder().encode(JSONValue.object(object)))
+            return (try decoder.decode(ChatCompletion.self, from: JSONEncoder().encode(JSONValue.object(object))), false)
         } catch {
             throw ProviderError(
                 .serverError, status: status, message: "The upstream answer is not a chat completion: \(error)")

@@ -15,11 +15,11 @@ extension ProxyHandlers {
         let options = RoutingOptions(requestID: context.requestID)
         guard chat.stream == true else {
             let routed = try await mesh.route(chat, options: options)
-            return try Self.json(
-                routed.value,
-                headers: Self.routingHeaders(
-                    pool: routed.poolID, model: routed.modelID, provider: routed.providerID,
-                    attempts: routed.attempts.count))
+            let headers = Self.routingHeaders(
+                pool: routed.poolID, model: routed.modelID, provider: routed.providerID,
+                attempts: routed.attempts.count)
+            if let body = routed.body { return Self.json(encoded: body, headers: headers) }
+            return try Self.json(routed.value, headers: headers)
         }
         // Returns once the first chunk arrived: failures before it are ordinary JSON errors.
         let routed = try await mesh.routeStream(chat, options: options)

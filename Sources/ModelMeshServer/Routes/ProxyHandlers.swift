@@ -58,10 +58,14 @@ struct ProxyHandlers: Sendable {
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws
         -> Response
     {
+        try json(encoded: encoder().encode(value), status: status, headers: headers)
+    }
+
+    /// A JSON response whose body is already encoded.
+    static func json(encoded body: Data, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
-        let data = try encoder().encode(value)
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     /// `x-modelmesh-*` headers of a routed answer.
