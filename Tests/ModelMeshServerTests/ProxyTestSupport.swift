@@ -121,7 +121,9 @@ struct TestMesh {
         config.pools = [chat]
         config.observability.connectors = []
         configure(&config)
-        return try Mesh(configuration: config, providers: registry, clock: TestClock(), jitter: { 1 })
+        // Real time: the proxy runs the mesh's maintenance loops, and on a clock that jumps
+        // ahead at every sleep those loops would push requests past their deadlines.
+        return try Mesh(configuration: config, providers: registry, clock: SystemClock(), jitter: { 1 })
     }
 }
 

@@ -1,7 +1,6 @@
 import Foundation
 import ModelMesh
 import NIOHTTP1
-import Synchronization
 
 /// A connector for the Anthropic Messages API (`anthropic.claude.v1`, alias `anthropic.llm.v1`).
 ///
@@ -51,7 +50,7 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
     private let staticHeaders: HTTPHeaders
     private let redactions: [String]
     private let translator = AnthropicTranslator()
-    private let invalidEvents = Atomic<Int>(0)
+    private let invalidEvents = EventCounter()
 
     /// Creates the connector for `configuration`.
     ///
@@ -117,7 +116,7 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
     }
 
     /// Events of streamed answers that could not be decoded and were skipped, since creation.
-    public var invalidStreamEventCount: Int { invalidEvents.load(ordering: .relaxed) }
+    public var invalidStreamEventCount: Int { invalidEvents.value }
 
     /// `https://api.anthropic.com/v1/messages`
     public var messagesURL: String { baseURL + AnthropicTranslator.messagesPath }
@@ -150,7 +149,7 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
         let stream = try await transport.openEventStream(
             upstream, headBudget: context.budget(timeout: timeout), idleTimeout: streamIdleTimeout,
             decoder: AnthropicEventDecoder(translator: AnthropicStreamTranslator(model: target.wireName)),
-            onInvalidEvent: { [self] _ in invalidEvents.add(1, ordering: .relaxed) },
+            onInvalidEvent: { [self] _ in invalidEvents.increment() },
             failure: { Self.error(for: $0) })
         return ProviderStream(chunks: stream.elements, rateLimit: stream.rateLimit)
     }

@@ -1,7 +1,6 @@
 import Foundation
 import ModelMesh
 import NIOHTTP1
-import Synchronization
 
 /// A connector for the Google Gemini API (`google.gemini.v1`, `generativelanguage.googleapis.com`, `v1beta`).
 ///
@@ -51,7 +50,7 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
     private let staticHeaders: HTTPHeaders
     private let redactions: [String]
     private let translator = GeminiTranslator()
-    private let invalidEvents = Atomic<Int>(0)
+    private let invalidEvents = EventCounter()
 
     /// Creates the connector for `configuration`.
     ///
@@ -121,7 +120,7 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
     }
 
     /// Events of streamed answers that could not be decoded and were skipped, since creation.
-    public var invalidStreamEventCount: Int { invalidEvents.load(ordering: .relaxed) }
+    public var invalidStreamEventCount: Int { invalidEvents.value }
 
     // MARK: ProviderConnector
 
@@ -152,7 +151,7 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
         let stream = try await transport.openEventStream(
             upstream, headBudget: context.budget(timeout: timeout), idleTimeout: streamIdleTimeout,
             decoder: GeminiEventDecoder(translator: GeminiStreamTranslator(model: target.wireName)),
-            onInvalidEvent: { [self] _ in invalidEvents.add(1, ordering: .relaxed) },
+            onInvalidEvent: { [self] _ in invalidEvents.increment() },
             failure: { Self.error(for: $0) })
         return ProviderStream(chunks: stream.elements, rateLimit: stream.rateLimit)
     }

@@ -1,7 +1,6 @@
 import Foundation
 import ModelMesh
 import NIOHTTP1
-import Synchronization
 
 /// A connector for OpenAI and every server that speaks its wire format: Groq, DeepSeek,
 /// Mistral, Together, OpenRouter, xAI, Perplexity, Ollama, vLLM, LM Studio, LocalAI and any
@@ -34,7 +33,7 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
     private let staticHeaders: HTTPHeaders
     private let redactions: [String]
     private let requestsStreamUsage: Bool
-    private let invalidEvents = Atomic<Int>(0)
+    private let invalidEvents = EventCounter()
 
     /// Creates the connector for `configuration`.
     ///
@@ -104,7 +103,7 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
     }
 
     /// Events of streamed answers that could not be decoded and were skipped, since creation.
-    public var invalidStreamEventCount: Int { invalidEvents.load(ordering: .relaxed) }
+    public var invalidStreamEventCount: Int { invalidEvents.value }
 
     /// `https://host/v1/chat/completions`
     public var chatCompletionsURL: String { baseURL + "/chat/completions" }
@@ -154,7 +153,7 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
         let stream = try await transport.openEventStream(
             upstream, headBudget: context.budget(timeout: timeout), idleTimeout: streamIdleTimeout,
             decoder: OpenAIChunkDecoder(fallbackModel: target.wireName),
-            onInvalidEvent: { [self] _ in invalidEvents.add(1, ordering: .relaxed) },
+            onInvalidEvent: { [self] _ in invalidEvents.increment() },
             failure: { OpenAIErrorClassifier.error(for: $0) })
         return ProviderStream(chunks: stream.elements, rateLimit: stream.rateLimit)
     }

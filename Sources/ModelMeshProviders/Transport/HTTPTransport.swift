@@ -208,22 +208,29 @@ extension HTTPTransport {
         guard budget > .zero else {
             throw ProviderError(.timeout, message: "The attempt deadline passed before the request was sent")
         }
-        let httpRequest = makeRequest(request)
-        let deadline = NIODeadline.now() + TimeAmount(budget)
-        let limit = configuration.maximumResponseBodySize
-        let errorLimit = configuration.maximumErrorBodySize
         do {
-            return try await withBudget(budget) { [client] in
-                let response = try await client.execute(httpRequest, deadline: deadline)
-                let status = Int(response.status.code)
-                let body: ByteBuffer
-                if (200..<300).contains(status) {
-                    body = try await response.body.collect(upTo: limit)
-                } else {
-                    body = try await Self.collectPrefix(response.body, limit: errorLimit)
-                }
-                return self.makeResponse(status: status, headers: response.headers, body: body, request: request)
+            let httpRequest = try HTTPClient.Request(
+                url: request.url, method: request.method, headers: request.headers,
+                body: request.body.map { .byteBuffer($0) })
+            let collector = ResponseCollector(
+                limit: configuration.maximumResponseBodySize, errorLimit: configuration.maximumErrorBodySize)
+            // Callbacks on the caller's event loop when it runs on one (the proxy's connections
+            // do). Not `.delegateAndChannel`: pinning the connection too made AsyncHTTPClient
+            // open a new upstream connection for almost every request under concurrency.
+            // The deadline covers the body too.
+            let task = client.execute(
+                request: httpRequest, delegate: collector,
+                eventLoop: MultiThreadedEventLoopGroup.currentEventLoop.map { .delegate(on: $0) }
+                    ?? .indifferent,
+                deadline: .now() + TimeAmount(budget))
+            let response = try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
             }
+            return makeResponse(
+                status: Int(response.head.status.code), headers: response.head.headers, body: response.body,
+                request: request)
         } catch {
             throw failed(request, Self.classifyTransportError(error, afterHead: false, budget: budget))
         }
@@ -393,7 +400,7 @@ extension HTTPTransport {
                 return ProviderError(broken, message: "HTTP failure: \(error)")
             }
         }
-        if error is NIOTooManyBytesError {
+        if error is NIOTooManyBytesError || error is ResponseCollector.TooLarge {
             return ProviderError(.serverError, message: "The upstream response was larger than allowed")
         }
         if error is SSEParserError {
