@@ -23,6 +23,12 @@ public protocol ProviderConnector: Sendable {
     func healthCheck() async throws
     /// Releases connections; called at shutdown.
     func shutdown() async
+    /// Whether the connector enforces ``AttemptContext/streamDeadlines`` itself, failing a
+    /// silent stream with a `.timeout` ``ProviderError``.
+    ///
+    /// When it does, the router does not arm a timer of its own for every chunk; when it does
+    /// not (the default), the router enforces the deadlines around the stream.
+    var enforcesStreamDeadlines: Bool { get }
 }
 
 extension ProviderConnector {
@@ -34,6 +40,29 @@ extension ProviderConnector {
     public func listModels() async throws -> [ProviderModelInfo] { [] }
     public func healthCheck() async throws {}
     public func shutdown() async {}
+    public var enforcesStreamDeadlines: Bool { false }
+}
+
+/// How long a streamed answer may stay silent (``PoolConfiguration`` `stream` settings).
+public struct StreamDeadlines: Sendable, Hashable {
+    /// The longest wait for each chunk until one carries output (`first_token_timeout`),
+    /// counted from the opening of the stream and then from each chunk.
+    public var firstToken: Duration
+    /// The longest silence between chunks once output began (`idle_timeout`).
+    public var idle: Duration
+
+    public init(firstToken: Duration, idle: Duration) {
+        self.firstToken = firstToken
+        self.idle = idle
+    }
+}
+
+extension ProviderError {
+    /// The error of a stream that stayed silent past `timeout`; `setting` names the deadline
+    /// (`first_token_timeout` or `idle_timeout`).
+    public static func streamSilent(for timeout: Duration, setting: String) -> ProviderError {
+        ProviderError(.timeout, message: "The upstream sent nothing for \(timeout.seconds)s (\(setting))")
+    }
 }
 
 /// The model an attempt is sent to.
@@ -63,12 +92,19 @@ public struct AttemptContext: Sendable {
     public var attempt: Int
     /// The clock the engine runs on.
     public var clock: any MeshClock
+    /// For streamed answers: how long the stream may stay silent. Connectors that declare
+    /// ``ProviderConnector/enforcesStreamDeadlines`` apply them; `nil` for complete answers.
+    public var streamDeadlines: StreamDeadlines?
 
-    public init(requestID: String, deadline: Date, attempt: Int = 1, clock: any MeshClock = SystemClock()) {
+    public init(
+        requestID: String, deadline: Date, attempt: Int = 1, clock: any MeshClock = SystemClock(),
+        streamDeadlines: StreamDeadlines? = nil
+    ) {
         self.requestID = requestID
         self.deadline = deadline
         self.attempt = attempt
         self.clock = clock
+        self.streamDeadlines = streamDeadlines
     }
 }
 

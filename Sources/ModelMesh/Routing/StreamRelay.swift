@@ -160,14 +160,18 @@ extension Router {
     func openStream(_ request: ChatCompletionRequest, journey: inout Journey, chain: [SelectionCandidate])
         async throws -> OpenedStream
     {
-        let firstTokenTimeout = journey.pool.configuration.stream.firstTokenTimeout
+        let policy = journey.pool.configuration.stream
+        let firstTokenTimeout = policy.firstTokenTimeout
+        let deadlines = StreamDeadlines(firstToken: policy.firstTokenTimeout, idle: policy.idleTimeout)
         let ((source, first), model, _, reservation) = try await run(&journey, chain: chain) {
             handle, connector, context in
             var upstream = request
             upstream.model = handle.target.wireName
             upstream.stream = true
+            var context = context
+            context.streamDeadlines = deadlines
             let opened = try await connector.stream(upstream, target: handle.target, context: context)
-            let source = ChunkSource(opened.chunks)
+            let source = ChunkSource(opened.chunks, enforcedUpstream: connector.enforcesStreamDeadlines)
             var first: [ChatCompletionChunk] = []
             while true {
                 guard let chunk = try await source.next(timeout: firstTokenTimeout, what: "first_token_timeout") else {

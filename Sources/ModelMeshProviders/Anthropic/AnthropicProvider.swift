@@ -118,6 +118,9 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
     /// Events of streamed answers that could not be decoded and were skipped, since creation.
     public var invalidStreamEventCount: Int { invalidEvents.value }
 
+    /// The stream's deadlines are enforced by the connection watchdog (no timer per chunk).
+    public var enforcesStreamDeadlines: Bool { true }
+
     /// `https://api.anthropic.com/v1/messages`
     public var messagesURL: String { baseURL + AnthropicTranslator.messagesPath }
     /// `https://api.anthropic.com/v1/models`
@@ -149,6 +152,7 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
         let stream = try await transport.openEventStream(
             upstream, headBudget: context.budget(timeout: timeout), idleTimeout: streamIdleTimeout,
             decoder: AnthropicEventDecoder(translator: AnthropicStreamTranslator(model: target.wireName)),
+            deadlines: context.streamDeadlines, carriesOutput: \.carriesOutput,
             onInvalidEvent: { [self] _ in invalidEvents.increment() },
             failure: { Self.error(for: $0) })
         return ProviderStream(chunks: stream.elements, rateLimit: stream.rateLimit)

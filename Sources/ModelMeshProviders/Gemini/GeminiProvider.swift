@@ -122,6 +122,9 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
     /// Events of streamed answers that could not be decoded and were skipped, since creation.
     public var invalidStreamEventCount: Int { invalidEvents.value }
 
+    /// The stream's deadlines are enforced by the connection watchdog (no timer per chunk).
+    public var enforcesStreamDeadlines: Bool { true }
+
     // MARK: ProviderConnector
 
     public func complete(_ request: ChatCompletionRequest, target: ModelTarget, context: AttemptContext) async throws
@@ -151,6 +154,7 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
         let stream = try await transport.openEventStream(
             upstream, headBudget: context.budget(timeout: timeout), idleTimeout: streamIdleTimeout,
             decoder: GeminiEventDecoder(translator: GeminiStreamTranslator(model: target.wireName)),
+            deadlines: context.streamDeadlines, carriesOutput: \.carriesOutput,
             onInvalidEvent: { [self] _ in invalidEvents.increment() },
             failure: { Self.error(for: $0) })
         return ProviderStream(chunks: stream.elements, rateLimit: stream.rateLimit)

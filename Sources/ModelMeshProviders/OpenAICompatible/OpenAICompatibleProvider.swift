@@ -105,6 +105,9 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
     /// Events of streamed answers that could not be decoded and were skipped, since creation.
     public var invalidStreamEventCount: Int { invalidEvents.value }
 
+    /// The stream's deadlines are enforced by the connection watchdog (no timer per chunk).
+    public var enforcesStreamDeadlines: Bool { true }
+
     /// `https://host/v1/chat/completions`
     public var chatCompletionsURL: String { baseURL + "/chat/completions" }
     /// `https://host/v1/embeddings`
@@ -153,6 +156,7 @@ public final class OpenAICompatibleProvider: ProviderConnector, CustomReflectabl
         let stream = try await transport.openEventStream(
             upstream, headBudget: context.budget(timeout: timeout), idleTimeout: streamIdleTimeout,
             decoder: OpenAIChunkDecoder(fallbackModel: target.wireName),
+            deadlines: context.streamDeadlines, carriesOutput: \.carriesOutput,
             onInvalidEvent: { [self] _ in invalidEvents.increment() },
             failure: { OpenAIErrorClassifier.error(for: $0) })
         return ProviderStream(chunks: stream.elements, rateLimit: stream.rateLimit)

@@ -4,13 +4,18 @@ import NIOCore
 import Synchronization
 
 /// Moves one streamed response body from the socket to the consumer: parses SSE, decodes
-/// events, and fails the stream when the body stalls longer than the idle timeout.
+/// events, and fails the stream when the body stalls longer than the idle timeout, or when
+/// the routing deadlines (``StreamDeadlines``, if given) pass without an element.
 ///
-/// AsyncHTTPClient's deadline ends at the response head, so the stall watchdog lives here.
+/// AsyncHTTPClient's deadline ends at the response head, so the stall watchdog lives here:
+/// one sleeping task per stream instead of a timer per chunk.
 struct EventPump<Decoder: SSEEventDecoder>: Sendable {
     let body: HTTPClientResponse.Body
     let decoder: Decoder
     let idleTimeout: Duration
+    let deadlines: StreamDeadlines?
+    /// Whether an element is output (before the first one, `deadlines.firstToken` applies).
+    let carriesOutput: @Sendable (Decoder.Element) -> Bool
     let request: UpstreamRequest
     let onInvalidEvent: @Sendable (SSEEvent) -> Void
     let continuation: AsyncThrowingStream<Decoder.Element, any Error>.Continuation
@@ -37,14 +42,14 @@ struct EventPump<Decoder: SSEEventDecoder>: Sendable {
                 activity.touch()
                 if ended { continue }  // draining after the end marker keeps the connection reusable
                 for event in try parser.parse(buffer) where !ended {
-                    ended = try deliver(decoder.decode(event), for: event)
+                    ended = try deliver(decoder.decode(event), for: event, activity)
                 }
                 if ended { continuation.finish() }
             }
             if ended { return }
             if Task.isCancelled { throw CancellationError() }
             if let last = parser.finish() {
-                if try deliver(decoder.decode(last), for: last) {
+                if try deliver(decoder.decode(last), for: last, activity) {
                     continuation.finish()
                     return
                 }
@@ -59,10 +64,10 @@ struct EventPump<Decoder: SSEEventDecoder>: Sendable {
     }
 
     /// Hands a step's elements over; returns whether the step was the end marker.
-    private func deliver(_ step: SSEDecodeStep<Decoder.Element>, for event: SSEEvent) -> Bool {
+    private func deliver(_ step: SSEDecodeStep<Decoder.Element>, for event: SSEEvent, _ activity: ActivityMark) -> Bool {
         switch step {
         case .emit(let elements):
-            for element in elements { continuation.yield(element) }
+            yield(elements, activity)
             return false
         case .skip:
             return false
@@ -70,19 +75,44 @@ struct EventPump<Decoder: SSEEventDecoder>: Sendable {
             onInvalidEvent(event)
             return false
         case .end(let elements):
-            for element in elements { continuation.yield(element) }
+            yield(elements, activity)
             return true
         }
     }
 
+    private func yield(_ elements: [Decoder.Element], _ activity: ActivityMark) {
+        guard !elements.isEmpty else { return }
+        if deadlines != nil { activity.element(output: elements.contains(where: carriesOutput)) }
+        for element in elements { continuation.yield(element) }
+    }
+
     private func watch(_ activity: ActivityMark) async {
         while !Task.isCancelled {
-            let due = activity.last + idleTimeout
-            if ContinuousClock.now >= due {
+            let state = activity.state
+            var due = state.lastData + idleTimeout
+            var failure: ProviderError {
                 let ms = Int((idleTimeout.seconds * 1000).rounded())
-                continuation.finish(
-                    throwing: ProviderError(.timeout, message: "The upstream stream stalled: no data for \(ms)ms"))
+                return ProviderError(.timeout, message: "The upstream stream stalled: no data for \(ms)ms")
+            }
+            var silence: ProviderError?
+            if let deadlines {
+                let (limit, setting) =
+                    state.outputSeen
+                    ? (deadlines.idle, "idle_timeout") : (deadlines.firstToken, "first_token_timeout")
+                if state.lastElement + limit < due {
+                    due = state.lastElement + limit
+                    silence = .streamSilent(for: limit, setting: setting)
+                }
+            }
+            let now = ContinuousClock.now
+            if now >= due {
+                continuation.finish(throwing: silence ?? failure)
                 return
+            }
+            // The first output switches to the (possibly much shorter) idle deadline, so never
+            // sleep past now + the shortest limit: no deadline set later can fall before that.
+            if let deadlines {
+                due = min(due, now + min(idleTimeout, deadlines.firstToken, deadlines.idle))
             }
             do {
                 try await Task.sleep(until: due, clock: .continuous)
@@ -93,11 +123,32 @@ struct EventPump<Decoder: SSEEventDecoder>: Sendable {
     }
 }
 
-/// When the body last made progress.
+/// When the body last made progress, and when the last element went out.
 final class ActivityMark: Sendable {
-    private let instant = Mutex(ContinuousClock.now)
+    struct State {
+        var lastData: ContinuousClock.Instant
+        /// The opening of the stream until the first element.
+        var lastElement: ContinuousClock.Instant
+        var outputSeen = false
+    }
 
-    var last: ContinuousClock.Instant { instant.withLock { $0 } }
+    private let mark: Mutex<State>
 
-    func touch() { instant.withLock { $0 = .now } }
+    init() {
+        let now = ContinuousClock.now
+        mark = Mutex(State(lastData: now, lastElement: now))
+    }
+
+    var state: State { mark.withLock { $0 } }
+
+    /// Bytes arrived.
+    func touch() { mark.withLock { $0.lastData = .now } }
+
+    /// Elements went out; `output` when one of them carried output.
+    func element(output: Bool) {
+        mark.withLock {
+            $0.lastElement = .now
+            if output { $0.outputSeen = true }
+        }
+    }
 }

@@ -57,6 +57,9 @@ public final class HTTPTransport: Sendable {
             decompression: .disabled)
         // Upstream redirects are not followed: a POST must not silently change endpoints.
         clientConfiguration.redirectConfiguration = .disallow
+        // No spans: with the default no-op tracer AsyncHTTPClient still builds every span
+        // attribute (URL, path, query) per request.
+        clientConfiguration.tracing.tracer = nil
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
@@ -257,9 +260,13 @@ extension HTTPTransport {
     /// - A body silent for longer than `idleTimeout` fails the stream with `.timeout`.
     /// - Terminating the returned stream (the consumer cancelled or dropped it) cancels the
     ///   upstream request and closes its connection.
+    /// - `deadlines` (the routing's first-token and idle deadlines) fail the stream with
+    ///   `.timeout` when no element (no output element, before the first) arrives in time.
     /// - `onInvalidEvent` sees every event the decoder rejected as undecodable.
     package func openEventStream<Decoder: SSEEventDecoder>(
         _ request: UpstreamRequest, headBudget: Duration, idleTimeout: Duration, decoder: Decoder,
+        deadlines: StreamDeadlines? = nil,
+        carriesOutput: @escaping @Sendable (Decoder.Element) -> Bool = { _ in true },
         onInvalidEvent: @escaping @Sendable (SSEEvent) -> Void = { _ in },
         failure: @escaping @Sendable (UpstreamResponse) -> ProviderError
     ) async throws -> UpstreamEventStream<Decoder.Element> {
@@ -290,8 +297,9 @@ extension HTTPTransport {
 
         let (elements, continuation) = AsyncThrowingStream<Decoder.Element, any Error>.makeStream()
         let pump = EventPump(
-            body: response.body, decoder: decoder, idleTimeout: idleTimeout, request: request,
-            onInvalidEvent: onInvalidEvent, continuation: continuation)
+            body: response.body, decoder: decoder, idleTimeout: idleTimeout, deadlines: deadlines,
+            carriesOutput: carriesOutput, request: request, onInvalidEvent: onInvalidEvent,
+            continuation: continuation)
         // The pump is the edge between the consumer's iteration and the socket: it must run on
         // its own so the caller gets the stream as soon as the head arrived. It stays on the
         // caller's event loop (the connection's, in the proxy) when there is one.
