@@ -178,12 +178,14 @@ def wait_until_forwarding(system: System, timeout: float) -> None:
     system.reason = f"no successful completion within {timeout:.0f} s (last: {status} {text[:160]!r})"
 
 
-def rss_kib(pid: int | None) -> int | None:
+def rss_kib(pid: int | None, field: str = "VmRSS") -> int | None:
+    """A resident-memory figure of /proc/<pid>/status in KiB: VmRSS, or RssAnon (private
+    memory) or RssFile (mapped files: code and read-only data, shared and evictable)."""
     if pid is None:
         return None
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
         return None
@@ -586,6 +588,9 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     rss = m.get("rss", {})
     if rss:
         row("RSS idle (after start)", lambda k: mib(rss[k]["idle_kib"]))
+        if all("idle_anon_kib" in rss[k] for k in rss):
+            row("  of which private / mapped files", lambda k: (
+                f"{mib(rss[k]['idle_anon_kib'])} / {mib(rss[k]['idle_file_kib'])}"))
         row("RSS under load (peak, c=64)", lambda k: mib(tp[k]["rss_peak_kib"]) if tp else "—")
         row("RSS after the run", lambda k: mib(rss[k]["after_kib"]))
     lr = m.get("long_run", {})
@@ -691,7 +696,10 @@ median over rounds.
   the limit, not the proxy.
 - **RSS**: `VmRSS` from `/proc/<pid>/status` of the server process: right after start (one
   readiness request served), the peak sampled every 0.2 s during the c=64 runs, and after all
-  measurements.
+  measurements. The idle figure is also split into `RssAnon` (private memory: heap, stacks)
+  and `RssFile` (pages of the executable and shared libraries mapped in: shared with other
+  processes, dropped by the kernel under memory pressure, and larger when the files are
+  already in the page cache, since the kernel maps cached neighbours of each page touched).
 - **Long run** (`--long` only): wrk -c64 in {cfg.get('long_segment_s', 0)} s segments until at least
   {cfg.get('long_requests', 0):,} requests have gone through (Lite: until its time budget of
   {cfg.get('lite_long_budget_s', 0)} s), VmRSS after each segment; growth = last sample − sample after
@@ -796,6 +804,7 @@ def main() -> int:
         everyone = [direct, swift, lite]
         active = [s for s in everyone if s.available]
         idle = {s.key: rss_kib(s.pid) for s in active}
+        idle_split = {s.key: (rss_kib(s.pid, "RssAnon"), rss_kib(s.pid, "RssFile")) for s in active}
         for system in active:  # warm-up: connection pools, lazy initialisation, page faults
             wrk(system.url, 4, 1, 2)
 
@@ -805,7 +814,10 @@ def main() -> int:
         measurements["rate_search"] = measure_rate_search(active, config)
         measurements["streaming"] = measure_streaming(active, config)
         time.sleep(2)
-        measurements["rss"] = {s.key: {"idle_kib": idle[s.key], "after_kib": rss_kib(s.pid)} for s in active}
+        measurements["rss"] = {
+            s.key: {"idle_kib": idle[s.key], "idle_anon_kib": idle_split[s.key][0],
+                    "idle_file_kib": idle_split[s.key][1], "after_kib": rss_kib(s.pid)}
+            for s in active}
         if config["long_requests"]:
             measurements["long_run"] = {}
             for system in (swift, lite):
