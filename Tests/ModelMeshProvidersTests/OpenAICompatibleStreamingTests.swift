@@ -77,6 +77,35 @@ struct OpenAICompatibleStreamingTests {
         }
     }
 
+    @Test(
+        "The routing deadlines are enforced on the socket: keep-alives and a role chunk are not a first token",
+        arguments: [false, true])
+    func streamDeadlines(outputFirst: Bool) async throws {
+        try await Harness.run { h in
+            // Keep-alive comments every 50 ms keep the body busy: only the element deadlines can fire.
+            let keepAlives = (0..<40).map { _ in FakeStreamEvent.comment("keep-alive", delay: .milliseconds(50)) }
+            let first: FakeStreamEvent =
+                outputFirst ? .openAIChunk(content: "Hi", role: "assistant") : .openAIChunk(role: "assistant")
+            h.fake.enqueue(.sse([first] + keepAlives, ending: .done), for: "/v1/chat/completions")
+            let provider = try h.provider()
+            #expect(provider.enforcesStreamDeadlines)
+            var context = Harness.context()
+            context.streamDeadlines = StreamDeadlines(
+                firstToken: outputFirst ? .seconds(30) : .milliseconds(300),
+                idle: outputFirst ? .milliseconds(300) : .seconds(30))
+            let started = ContinuousClock.now
+            let (chunks, error) = await drain(
+                try await provider.stream(Harness.request(), target: Harness.target, context: context))
+            let elapsed = ContinuousClock.now - started
+            #expect(chunks.count == 1)
+            let failure = try #require(error as? ProviderError)
+            #expect(failure.errorClass == .timeout)
+            #expect(failure.message.contains(outputFirst ? "idle_timeout" : "first_token_timeout"))
+            // Without the deadline the keep-alives would run out after 2 s and the stream end normally.
+            #expect(elapsed >= .milliseconds(300))
+        }
+    }
+
     @Test("A body cut mid-stream throws streamInterrupted after the chunks that arrived")
     func midStreamCut() async throws {
         try await Harness.run { h in

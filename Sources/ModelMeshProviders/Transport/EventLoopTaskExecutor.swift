@@ -1,5 +1,4 @@
 import NIOCore
-import NIOPosix
 
 /// A task executor that runs its jobs on one NIO event loop.
 ///
@@ -20,11 +19,6 @@ public final class EventLoopTaskExecutor: TaskExecutor {
     /// An executor for `eventLoop`.
     public init(_ eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
-    }
-
-    /// An executor for the event loop the caller runs on, if it runs on one.
-    public static var current: EventLoopTaskExecutor? {
-        MultiThreadedEventLoopGroup.currentEventLoop.map(EventLoopTaskExecutor.init)
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {

@@ -217,14 +217,9 @@ extension HTTPTransport {
                 body: request.body.map { .byteBuffer($0) })
             let collector = ResponseCollector(
                 limit: configuration.maximumResponseBodySize, errorLimit: configuration.maximumErrorBodySize)
-            // Callbacks on the caller's event loop when it runs on one (the proxy's connections
-            // do). Not `.delegateAndChannel`: pinning the connection too made AsyncHTTPClient
-            // open a new upstream connection for almost every request under concurrency.
             // The deadline covers the body too.
             let task = client.execute(
-                request: httpRequest, delegate: collector,
-                eventLoop: MultiThreadedEventLoopGroup.currentEventLoop.map { .delegate(on: $0) }
-                    ?? .indifferent,
+                request: httpRequest, delegate: collector, eventLoop: Self.callersEventLoop,
                 deadline: .now() + TimeAmount(budget))
             let response = try await withTaskCancellationHandler {
                 try await task.futureResult.get()
@@ -273,51 +268,56 @@ extension HTTPTransport {
         guard headBudget > .zero else {
             throw ProviderError(.timeout, message: "The attempt deadline passed before the request was sent")
         }
-        let httpRequest = makeRequest(request)
-        let response: HTTPClientResponse
+        let (elements, continuation) = AsyncThrowingStream<Decoder.Element, any Error>.makeStream()
+        let delegate = EventStreamDelegate(
+            decoder: decoder,
+            settings: .init(
+                headBudget: headBudget, idleTimeout: idleTimeout, deadlines: deadlines,
+                errorLimit: configuration.maximumErrorBodySize, request: request, carriesOutput: carriesOutput,
+                onInvalidEvent: onInvalidEvent),
+            elements: continuation)
+        let opening: EventStreamDelegate<Decoder>.Opening
         do {
-            response = try await client.execute(httpRequest, deadline: .now() + TimeAmount(headBudget))
+            let httpRequest = try HTTPClient.Request(
+                url: request.url, method: request.method, headers: request.headers,
+                body: request.body.map { .byteBuffer($0) })
+            opening = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { opened in
+                    delegate.awaitOpening(opened)
+                    delegate.start(
+                        client.execute(
+                            request: httpRequest, delegate: delegate, eventLoop: Self.callersEventLoop))
+                }
+            } onCancel: {
+                delegate.cancel()
+            }
         } catch {
+            continuation.finish()
             throw failed(request, Self.classifyTransportError(error, afterHead: false, budget: headBudget))
         }
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            let body: ByteBuffer
-            do {
-                body = try await withBudget(max(headBudget, .seconds(1))) {
-                    [errorLimit = configuration.maximumErrorBodySize] in
-                    try await Self.collectPrefix(response.body, limit: errorLimit)
-                }
-            } catch {
-                body = ByteBuffer()
-            }
-            let upstream = makeResponse(status: status, headers: response.headers, body: body, request: request)
+        switch opening {
+        case .rejected(let head, let body):
+            continuation.finish()
+            let upstream = makeResponse(
+                status: Int(head.status.code), headers: head.headers, body: body, request: request)
             throw request.redact(failure(upstream))
+        case .stream(let head):
+            // The consumer went away (cancelled or dropped the stream): close the upstream request.
+            continuation.onTermination = { _ in delegate.cancel() }
+            return UpstreamEventStream(
+                status: Int(head.status.code), headers: head.headers,
+                rateLimit: RateLimitHeaders.parse(head.headers, names: request.rateLimitHeaders, now: request.clock.now()),
+                elements: elements)
         }
-
-        let (elements, continuation) = AsyncThrowingStream<Decoder.Element, any Error>.makeStream()
-        let pump = EventPump(
-            body: response.body, decoder: decoder, idleTimeout: idleTimeout, deadlines: deadlines,
-            carriesOutput: carriesOutput, request: request, onInvalidEvent: onInvalidEvent,
-            continuation: continuation)
-        // The pump is the edge between the consumer's iteration and the socket: it must run on
-        // its own so the caller gets the stream as soon as the head arrived. It stays on the
-        // caller's event loop (the connection's, in the proxy) when there is one.
-        let task = Task(executorPreference: EventLoopTaskExecutor.current) { await pump.run() }
-        continuation.onTermination = { _ in task.cancel() }
-        return UpstreamEventStream(
-            status: status, headers: response.headers,
-            rateLimit: RateLimitHeaders.parse(
-                response.headers, names: request.rateLimitHeaders, now: request.clock.now()),
-            elements: elements)
     }
 
-    private func makeRequest(_ request: UpstreamRequest) -> HTTPClientRequest {
-        var httpRequest = HTTPClientRequest(url: request.url)
-        httpRequest.method = request.method
-        httpRequest.headers = request.headers
-        if let body = request.body { httpRequest.body = .bytes(body) }
-        return httpRequest
+    /// Delegate callbacks on the caller's event loop when it runs on one (the proxy's
+    /// connections do), so a request and its answer stay on one thread.
+    ///
+    /// Not `.delegateAndChannel`: pinning the connection too made AsyncHTTPClient open a new
+    /// upstream connection for almost every request under concurrency.
+    static var callersEventLoop: HTTPClient.EventLoopPreference {
+        MultiThreadedEventLoopGroup.currentEventLoop.map { .delegate(on: $0) } ?? .indifferent
     }
 
     private func makeResponse(status: Int, headers: HTTPHeaders, body: ByteBuffer, request: UpstreamRequest)
@@ -327,49 +327,6 @@ extension HTTPTransport {
             status: status, headers: headers, body: body,
             rateLimit: RateLimitHeaders.parse(headers, names: request.rateLimitHeaders, now: request.clock.now()),
             retryAfter: RateLimitHeaders.retryAfter(headers, now: Date()))
-    }
-
-    /// Reads at most `limit` bytes of `body` and drops the rest (an error body can be huge).
-    static func collectPrefix(_ body: HTTPClientResponse.Body, limit: Int) async throws -> ByteBuffer {
-        var collected = ByteBuffer()
-        for try await var part in body {
-            let room = limit - collected.readableBytes
-            if room > 0, let slice = part.readSlice(length: min(room, part.readableBytes)) {
-                collected.writeImmutableBuffer(slice)
-            }
-        }
-        return collected
-    }
-
-    /// Runs `operation`, failing with a timeout when it takes longer than `budget`.
-    ///
-    /// AsyncHTTPClient's deadline ends at the response head; this also bounds the body. The
-    /// timer is an event-loop timer, on the caller's own loop when it runs on one: unlike
-    /// `Task.sleep`, it wakes no other thread, which matters once per request.
-    func withBudget<T: Sendable>(_ budget: Duration, _ operation: @escaping @Sendable () async throws -> T)
-        async throws -> T
-    {
-        let eventLoop = MultiThreadedEventLoopGroup.currentEventLoop ?? client.eventLoopGroup.any()
-        return try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                let timer = eventLoop.scheduleTask(in: TimeAmount(budget)) {}
-                do {
-                    try await withTaskCancellationHandler {
-                        try await timer.futureResult.get()
-                    } onCancel: {
-                        timer.cancel()
-                    }
-                } catch {
-                    // The timer was cancelled: the caller was, or the operation finished first.
-                    throw CancellationError()
-                }
-                throw BudgetExceeded()
-            }
-            defer { group.cancelAll() }
-            guard let result = try await group.next() else { throw CancellationError() }
-            return result
-        }
     }
 
     /// Maps an error of the HTTP stack to a classified ``ProviderError``.
