@@ -101,7 +101,7 @@ struct OpenAICompatibleProviderTests {
         }
     }
 
-    @Test("A server that omits id, created and model still answers")
+    @Test("A server that omits id, created and model still answers (repaired, so not passed through)")
     func lenientCompletion() async throws {
         try await Harness.run { h in
             h.fake.enqueue(
@@ -113,6 +113,8 @@ struct OpenAICompatibleProviderTests {
                 Harness.request(), target: Harness.target, context: Harness.context())
             #expect(answer.completion.text == "local")
             #expect(answer.completion.model == "gpt-4o")
+            // The bytes lack what was filled in: the proxy must encode the repaired answer.
+            #expect(answer.body == nil)
         }
     }
 
@@ -129,21 +131,6 @@ struct OpenAICompatibleProviderTests {
             #expect(answer.completion.text == "hi")
             #expect(answer.completion.usage == Usage(promptTokens: 3, completionTokens: 1))
             #expect(answer.body == Data(text.utf8))
-        }
-    }
-
-    @Test("A repaired answer is not passed through: its body is re-encoded from the decoded value")
-    func repairedAnswerIsNotPassedThrough() async throws {
-        try await Harness.run { h in
-            h.fake.enqueue(
-                .json(
-                    #"{"choices":[{"index":0,"message":{"role":"assistant","content":"local"},"finish_reason":"stop"}]}"#
-                ),
-                for: "/v1/chat/completions")
-            let answer = try await h.provider(connector: "ollama.local.v1", apiKey: nil).complete(
-                Harness.request(), target: Harness.target, context: Harness.context())
-            #expect(answer.completion.text == "local")
-            #expect(answer.body == nil)
         }
     }
 
