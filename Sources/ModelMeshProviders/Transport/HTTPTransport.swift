@@ -117,6 +117,11 @@ package struct UpstreamRequest: Sendable {
             rateLimitHeaders: rateLimitHeaders, clock: clock)
     }
 
+    /// The request as AsyncHTTPClient sends it (throws on a malformed URL).
+    func clientRequest() throws -> HTTPClient.Request {
+        try HTTPClient.Request(url: url, method: method, headers: headers, body: body.map { .byteBuffer($0) })
+    }
+
     /// `text` with every redacted value replaced.
     package func redact(_ text: String) -> String {
         var text = text
@@ -212,9 +217,7 @@ extension HTTPTransport {
             throw ProviderError(.timeout, message: "The attempt deadline passed before the request was sent")
         }
         do {
-            let httpRequest = try HTTPClient.Request(
-                url: request.url, method: request.method, headers: request.headers,
-                body: request.body.map { .byteBuffer($0) })
+            let httpRequest = try request.clientRequest()
             let collector = ResponseCollector(
                 limit: configuration.maximumResponseBodySize, errorLimit: configuration.maximumErrorBodySize)
             // The deadline covers the body too.
@@ -278,9 +281,7 @@ extension HTTPTransport {
             elements: continuation)
         let opening: EventStreamDelegate<Decoder>.Opening
         do {
-            let httpRequest = try HTTPClient.Request(
-                url: request.url, method: request.method, headers: request.headers,
-                body: request.body.map { .byteBuffer($0) })
+            let httpRequest = try request.clientRequest()
             opening = try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { opened in
                     delegate.awaitOpening(opened)
