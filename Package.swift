@@ -88,7 +88,11 @@ let package = Package(
         // In-process routing decision benchmark: `swift run -c release modelmesh-routing-bench`.
         .executableTarget(
             name: "modelmesh-routing-bench",
-            dependencies: ["ModelMesh", "ModelMeshTesting"],
+            dependencies: [
+                "ModelMesh",
+                "ModelMeshTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Sources/RoutingBenchmark"
         ),
         // Fast fake OpenAI upstream for the proxy benchmark (`scripts/bench`), in its own process.

@@ -49,22 +49,22 @@ RATE_PACING_MS = 20  # each paced wrk connection waits on average this long betw
 
 MODES = {
     "quick": dict(
-        latency_rounds=3, latency_s=5, tput_rounds=3, tput_s=5,
-        rates=[250, 500, 1000, 2000, 5000, 10000, 15000, 20000, 30000], rate_s=3,
-        stream_rounds=3, stream_count=8, stream_levels=[100, 500, 2000],
-        long_requests=0, long_segment_s=0, lite_long_budget_s=0,
+        latency_rounds=3, latency_s=3, tput_rounds=3, tput_s=3,
+        rates=[500, 1000, 2000, 5000, 10000, 20000, 30000], rate_s=2,
+        stream_rounds=2, stream_count=6, stream_levels=[100, 500, 2000],
+        long_requests=0, long_segment_s=0, lite_long_budget_s=0, routing_iterations=100_000,
     ),
     # For developing this harness only (bench_run.py --mode smoke); not offered by scripts/bench.
     "smoke": dict(
         latency_rounds=2, latency_s=1, tput_rounds=1, tput_s=1, rates=[250, 1000, 5000], rate_s=1,
         stream_rounds=1, stream_count=2, stream_levels=[20, 100],
-        long_requests=20_000, long_segment_s=2, lite_long_budget_s=5,
+        long_requests=20_000, long_segment_s=2, lite_long_budget_s=5, routing_iterations=10_000,
     ),
     "long": dict(
         latency_rounds=5, latency_s=10, tput_rounds=5, tput_s=15,
         rates=[250, 500, 1000, 2000, 5000, 10000, 15000, 20000, 25000, 30000, 40000], rate_s=8,
         stream_rounds=5, stream_count=30, stream_levels=[100, 500, 2000, 5000],
-        long_requests=1_000_000, long_segment_s=20, lite_long_budget_s=600,
+        long_requests=1_000_000, long_segment_s=20, lite_long_budget_s=600, routing_iterations=1_000_000,
     ),
 }
 
@@ -478,6 +478,17 @@ def measure_long_run(system: System, requests_target: int, segment_s: int, budge
 # Environment description
 
 
+def measure_routing(binary: str, iterations: int) -> dict:
+    """The engine's in-process routing benchmark (`modelmesh-routing-bench --json`), run while
+    no server is busy: a pool of ten mock models, the direct provider call as its baseline."""
+    log(f"in-process routing: {iterations:,} iterations per figure")
+    done = subprocess.run([binary, "--iterations", str(iterations), "--json"],
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"modelmesh-routing-bench failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout)
+
+
 def command_output(command: list[str]) -> str:
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.strip()
@@ -604,6 +615,21 @@ def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def routing_table_rows(routing: dict) -> tuple[list[str], list[list[str]]]:
+    """One row per rotation strategy: decision alone, whole routed call, and what routing adds
+    to the direct provider call measured in the same run."""
+    figures = routing["figures"]
+    direct = next(f["nanoseconds"] for f in figures if f.get("strategy") is None)
+    header = ["Pool strategy (10 models)", "Routing decision", "Routed call", "Added by routing", "Routed ÷ direct"]
+    rows = [["direct provider call (baseline)", "—", fmt(direct, " ns"), "—", "×1.00"]]
+    strategies = list(dict.fromkeys(f["strategy"] for f in figures if f.get("strategy")))
+    for strategy in strategies:
+        by_name = {f["name"]: f["nanoseconds"] for f in figures if f.get("strategy") == strategy}
+        rows.append([strategy, fmt(by_name["decision"], " ns"), fmt(by_name["routed"], " ns"),
+                     fmt(by_name["added"], " ns", signed=True), f"×{by_name['routed'] / direct:.2f}"])
+    return header, rows
+
+
 def render_text_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths)),
@@ -620,7 +646,22 @@ def render_markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render_doc(results: dict, table: str, json_path: str) -> str:
+def routing_section(results: dict, routing_table: str) -> str:
+    routing = results["measurements"].get("routing")
+    if not routing:
+        return "The in-process routing benchmark was not run (no `modelmesh-routing-bench` binary)."
+    return f"""### In-process routing decision
+
+`modelmesh-routing-bench --iterations {routing['iterations']:,} --json`, run before any server
+starts: a `Mesh` with a pool of {routing['poolSize']} models, each on a mock provider that answers at
+once. The baseline is that provider called directly; "routing decision" is `Mesh.decide` (resolve
+the pool, filter, order), "routed call" is `Mesh.route` (decision, the call, usage and health
+bookkeeping, events). Mean over the iterations, after a warm-up.
+
+{routing_table}"""
+
+
+def render_doc(results: dict, table: str, routing_table: str, json_path: str) -> str:
     mc = results["machine"]
     cfg = results["config"]
     noisy = max(mc["load_average_start"][0], results.get("load_average_end", [0])[0]) > 0.5 * (mc["cores"] or 1)
@@ -635,6 +676,8 @@ Generated by `scripts/bench` — do not edit by hand; rerun the command instead.
 - Raw results: `{json_path}`
 
 {table}
+
+{routing_section(results, routing_table)}
 
 ## What the three columns are
 
@@ -725,6 +768,7 @@ def main() -> int:
     parser.add_argument("--fake-upstream", required=True, help="modelmesh-fake-upstream binary")
     parser.add_argument("--modelmesh", default="", help="modelmesh binary with `serve`, or empty")
     parser.add_argument("--modelmesh-missing", default="", help="why ModelMesh is not measured")
+    parser.add_argument("--routing-bench", default="", help="modelmesh-routing-bench binary, or empty")
     parser.add_argument("--lite-python", required=True, help="python of the venv with modelmesh-lite")
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--pid-file", required=True)
@@ -745,6 +789,7 @@ def main() -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     try:
         machine = machine_description(args.lite_python)
+        routing = measure_routing(args.routing_bench, config["routing_iterations"]) if args.routing_bench else None
         direct = System("direct", "Direct (fake upstream)")
         swift = System("modelmesh", "ModelMesh (Swift)")
         lite = System("lite", "ModelMesh Lite (Python)")
@@ -809,6 +854,8 @@ def main() -> int:
             wrk(system.url, 4, 1, 2)
 
         measurements: dict = {}
+        if routing:
+            measurements["routing"] = routing
         measurements["latency"] = measure_latency(active, config)
         measurements["throughput"] = measure_throughput(active, config)
         measurements["rate_search"] = measure_rate_search(active, config)
@@ -840,14 +887,24 @@ def main() -> int:
         json_path.write_text(json.dumps(results, indent=2) + "\n")
         header, rows = table_rows(results)
         print(render_text_table(header, rows))
+        routing_table = ""
+        if routing:
+            routing_header, routing_rows = routing_table_rows(routing)
+            print()
+            print(render_text_table(routing_header, routing_rows))
+            routing_table = render_markdown_table(routing_header, routing_rows)
+        # The doc's own copy of the raw results sits next to it, so both are committed together.
+        doc_path = Path(args.doc)
+        doc_path.parent.mkdir(parents=True, exist_ok=True)
+        doc_json = doc_path.with_suffix(".json")
+        doc_json.write_text(json_path.read_text())
         try:
-            shown = json_path.resolve().relative_to(SCRIPTS.parent)
+            shown = doc_json.resolve().relative_to(SCRIPTS.parent)
         except ValueError:
-            shown = json_path
-        Path(args.doc).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.doc).write_text(render_doc(results, render_markdown_table(header, rows), str(shown)))
+            shown = doc_json
+        doc_path.write_text(render_doc(results, render_markdown_table(header, rows), routing_table, str(shown)))
         log(f"results: {json_path}")
-        log(f"doc: {args.doc}")
+        log(f"doc: {args.doc} (raw results: {doc_json})")
         return 0
     finally:
         processes.stop_all()

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import ModelMesh
 import ModelMeshTesting
@@ -5,11 +6,31 @@ import ModelMeshTesting
 /// Measures the in-process routing decision for a pool of ten models, against a baseline
 /// measured in the same run: calling the provider directly with no routing at all.
 ///
-/// Run with `swift run -c release modelmesh-routing-bench [iterations]`.
+/// Run with `swift run -c release modelmesh-routing-bench [--iterations N] [--json]`.
 @main
-struct RoutingBenchmark {
-    static func main() async throws {
-        let iterations = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 200_000
+struct RoutingBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modelmesh-routing-bench",
+        abstract: "Time the in-process routing decision for a pool of ten models against a direct provider call.")
+
+    @Option(help: "Calls timed per figure (after a warm-up of a tenth of that, at most 10,000).")
+    var iterations = 200_000
+
+    @Flag(help: "Print the figures as one JSON object instead of a table.")
+    var json = false
+
+    /// One timed figure: nanoseconds per call, mean over the iterations.
+    struct Figure: Codable {
+        var strategy: String?
+        var name: String
+        var nanoseconds: Double
+    }
+
+    func validate() throws {
+        guard iterations > 0 else { throw ValidationError("--iterations must be a positive number, got \(iterations)") }
+    }
+
+    func run() async throws {
         var config = MeshConfiguration()
         var registry = ProviderRegistry()
         let provider = MockProvider(fallback: .reply("ok", usage: Usage(promptTokens: 5, completionTokens: 1)))
@@ -22,30 +43,45 @@ struct RoutingBenchmark {
                     pricing: ModelPricing(inputPerMillion: Double(i + 1), outputPerMillion: Double(2 * i + 2))))
             registry.register(provider: "p\(i)", instance: provider)
         }
-        var results: [(String, Double)] = []
         let request = ChatCompletionRequest(model: "chat", messages: [.system("Be brief."), .user("Hello there")])
         let target = ModelTarget(modelID: "vendor.model-0", wireName: "model-0", providerID: "p0")
         let context = AttemptContext(requestID: "bench", deadline: .distantFuture)
+        let iterations = iterations
 
         // Baseline: the provider called directly.
-        let direct = try await measure(iterations) { _ = try await provider.complete(request, target: target, context: context) }
-        results.append(("direct provider call (baseline)", direct))
-
+        let direct = try await Self.measure(iterations) {
+            _ = try await provider.complete(request, target: target, context: context)
+        }
+        var figures = [Figure(strategy: nil, name: "direct", nanoseconds: direct)]
         for strategy in ["stick-until-failure", "round-robin", "cost-first", "latency-first", "load-balanced"] {
             config.pools = [PoolConfiguration(id: "chat", capability: "chat-completion", strategy: strategy)]
             let mesh = try Mesh(configuration: config, providers: registry, connectors: [])
-            let decision = try await measure(iterations) { _ = try mesh.decide(request) }
-            let routed = try await measure(iterations) { _ = try await mesh.route(request) }
-            results.append(("routing decision, \(strategy)", decision))
-            results.append(("routed request, \(strategy)", routed))
-            results.append(("  routing added, \(strategy)", routed - direct))
+            let decision = try await Self.measure(iterations) { _ = try mesh.decide(request) }
+            let routed = try await Self.measure(iterations) { _ = try await mesh.route(request) }
+            figures.append(Figure(strategy: strategy, name: "decision", nanoseconds: decision))
+            figures.append(Figure(strategy: strategy, name: "routed", nanoseconds: routed))
+            figures.append(Figure(strategy: strategy, name: "added", nanoseconds: routed - direct))
         }
 
+        if json {
+            struct Report: Codable { var poolSize: Int; var iterations: Int; var figures: [Figure] }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let data = try encoder.encode(Report(poolSize: 10, iterations: iterations, figures: figures))
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
         print("ModelMesh in-process routing, pool of 10 models, \(iterations) iterations")
         print(String(repeating: "-", count: 72))
-        for (name, ns) in results {
+        for figure in figures {
+            let name = switch (figure.strategy, figure.name) {
+            case (nil, _): "direct provider call (baseline)"
+            case (let strategy?, "decision"): "routing decision, \(strategy)"
+            case (let strategy?, "routed"): "routed request, \(strategy)"
+            case (let strategy?, _): "  routing added, \(strategy)"
+            }
             let pad = String(repeating: " ", count: max(1, 46 - name.count))
-            print("\(name)\(pad)\(String(format: "%9.0f ns", ns))   ×\(String(format: "%.2f", ns / direct)) baseline")
+            print("\(name)\(pad)\(String(format: "%9.0f ns", figure.nanoseconds))   ×\(String(format: "%.2f", figure.nanoseconds / direct)) baseline")
         }
     }
 
