@@ -50,7 +50,7 @@ RATE_PACING_MS = 20  # each paced wrk connection waits on average this long betw
 MODES = {
     "quick": dict(
         latency_rounds=3, latency_s=3, tput_rounds=3, tput_s=3,
-        rates=[500, 1000, 2000, 5000, 10000, 20000, 30000], rate_s=2,
+        rates=[250, 500, 1000, 2000, 5000, 10000, 20000, 30000], rate_s=3,
         stream_rounds=2, stream_count=6, stream_levels=[100, 500, 2000],
         long_requests=0, long_segment_s=0, lite_long_budget_s=0, routing_iterations=100_000,
     ),

@@ -45,6 +45,19 @@ struct ServeCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        let logger = Logger(label: "modelmesh.proxy")
+        if let limit = OpenFileLimit.raiseToHardLimit() {
+            if limit.after > limit.before {
+                logger.debug("Raised the open-file limit", metadata: ["from": "\(limit.before)", "to": "\(limit.after)"])
+            }
+            if limit.after < 4096 {
+                logger.warning(
+                    """
+                    The open-file limit is \(limit.after): each stream holds two descriptors, so only about \
+                    \(limit.after / 2) concurrent requests fit. Raise it with `ulimit -n` (LimitNOFILE= in a systemd unit).
+                    """)
+            }
+        }
         var demoUpstreams: [Task<Void, any Error>] = []
         defer { for task in demoUpstreams { task.cancel() } }
         let source: MeshSource
@@ -71,7 +84,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.onServerRunning = { boundPort in
             Self.printBanner(host: proxy.host, port: boundPort, mesh: mesh, auth: !proxy.tokens.isEmpty, source: source)
         }
-        let server = ProxyServer(mesh: mesh, metrics: metrics, options: options, logger: Logger(label: "modelmesh.proxy"))
+        let server = ProxyServer(mesh: mesh, metrics: metrics, options: options, logger: logger)
         try await server.runService()
         try? await BuiltInProviders.shutdown()
     }

@@ -73,7 +73,7 @@ public struct AnthropicStreamTranslator: Sendable {
     /// - Throws: The classified ``ProviderError`` for an `error` event; a ``ProviderError`` of
     ///   class `.unknown` when the data is not the JSON the event requires.
     public mutating func consume(event: String, data: String) throws -> [ChatCompletionChunk] {
-        let trimmed = data.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = data.trimmingASCIIWhitespace()
         if trimmed.isEmpty { return [] }
         guard let json = WireJSON.parse(Data(trimmed.utf8)), json.objectValue != nil else {
             throw WireJSON.malformed(vendor: "Anthropic", "stream event '\(event)' data is not a JSON object")

@@ -57,7 +57,7 @@ public struct GeminiStreamTranslator: Sendable {
     ///   answer is stopped by a safety filter before any output; the classified error for an
     ///   embedded `error` object; `.unknown` when the payload is not JSON.
     public mutating func consume(data: String) throws -> [ChatCompletionChunk] {
-        let trimmed = data.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = data.trimmingASCIIWhitespace()
         if trimmed.isEmpty || trimmed == "[DONE]" { return [] }
         guard let json = WireJSON.parse(Data(trimmed.utf8)) else {
             throw WireJSON.malformed(vendor: "Gemini", "stream payload is not JSON: \(trimmed.prefix(120))")

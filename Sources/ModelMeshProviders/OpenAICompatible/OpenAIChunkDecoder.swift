@@ -6,13 +6,18 @@ import ModelMesh
 struct OpenAIChunkDecoder: SSEEventDecoder {
     /// The model name put into chunks that lack one.
     let fallbackModel: String
+    /// One decoder for the whole stream rather than one per chunk.
+    private let decoder = JSONDecoder()
+
+    init(fallbackModel: String) {
+        self.fallbackModel = fallbackModel
+    }
 
     mutating func decode(_ event: SSEEvent) throws -> SSEDecodeStep<ChatCompletionChunk> {
-        let data = event.data.trimmingCharacters(in: .whitespacesAndNewlines)
+        let data = event.data.trimmingASCIIWhitespace()
         if data == "[DONE]" { return .end([]) }
         if data.isEmpty { return .skip }
         let bytes = Data(data.utf8)
-        let decoder = JSONDecoder()
         if event.event == nil || event.event == "message",
             let chunk = try? decoder.decode(ChatCompletionChunk.self, from: bytes)
         {

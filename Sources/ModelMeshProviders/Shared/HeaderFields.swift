@@ -11,7 +11,7 @@ struct HeaderFields: Sendable {
         for (name, value) in pairs {
             // First occurrence wins, as for a single-valued header.
             let key = name.lowercased()
-            if values[key] == nil { values[key] = value.trimmingCharacters(in: .whitespaces) }
+            if values[key] == nil { values[key] = String(value.trimmingASCIIWhitespace()) }
         }
     }
 

@@ -21,9 +21,13 @@ import NIOHTTP1
 public final class HTTPTransport: Sendable {
     /// Settings of the shared client.
     public struct Configuration: Sendable {
-        /// Concurrent HTTP/1.1 connections per host (AsyncHTTPClient's default of 8 makes
-        /// concurrent streams queue behind each other).
-        public var maximumConnectionsPerHost: Int = 512
+        /// Concurrent HTTP/1.1 connections per upstream host; a request beyond it waits for a
+        /// connection to free up. Each in-flight request and stream holds one connection for
+        /// its whole length, so this bounds the streams one upstream can carry at once:
+        /// AsyncHTTPClient's default of 8 would queue the ninth stream behind the first, and
+        /// the proxy is meant to carry thousands (the client connections, and the process's
+        /// open-file limit, bound it before this does).
+        public var maximumConnectionsPerHost: Int = 8192
         /// Bound on establishing a connection; the attempt deadline usually cuts it earlier.
         public var connectTimeout: Duration = .seconds(10)
         /// How long an idle pooled connection is kept.

@@ -60,7 +60,7 @@ public enum RateLimitHeaders {
         -> RateLimitStatus?
     {
         func int(_ name: String?) -> Int? {
-            guard let name, let text = headers.first(name: name)?.trimmingCharacters(in: .whitespaces) else {
+            guard let name, let text = headers.first(name: name)?.trimmingASCIIWhitespace() else {
                 return nil
             }
             if let value = Int(text) { return value }
@@ -85,12 +85,12 @@ public enum RateLimitHeaders {
     /// How long `Retry-After` (or `retry-after-ms`) asks the client to wait, or `nil` without
     /// a readable value. An HTTP date in the past gives zero.
     public static func retryAfter(_ headers: HTTPHeaders, now: Date) -> Duration? {
-        if let ms = headers.first(name: "retry-after-ms").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }),
+        if let ms = headers.first(name: "retry-after-ms").flatMap({ Double($0.trimmingASCIIWhitespace()) }),
             ms.isFinite, ms >= 0
         {
             return .milliseconds(Int64(ms.rounded()))
         }
-        guard let text = headers.first(name: "retry-after")?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+        guard let text = headers.first(name: "retry-after").map({ String($0.trimmingASCIIWhitespace()) }), !text.isEmpty else {
             return nil
         }
         if let seconds = Double(text), seconds.isFinite {
@@ -102,7 +102,7 @@ public enum RateLimitHeaders {
 
     /// A reset value as an absolute time.
     static func resetDate(_ text: String, now: Date) -> Date? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = String(text.trimmingASCIIWhitespace())
         // A bare number this large is a Unix timestamp, not a number of seconds.
         if let number = Double(trimmed), number > 1_000_000_000 { return Date(timeIntervalSince1970: number) }
         if let duration = parseDuration(trimmed) { return now.adding(duration) }
