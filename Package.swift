@@ -90,7 +90,6 @@ let package = Package(
             name: "modelmesh-routing-bench",
             dependencies: [
                 "ModelMesh",
-                "ModelMeshTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/RoutingBenchmark"

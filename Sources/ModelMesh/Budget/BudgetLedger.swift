@@ -190,8 +190,27 @@ public final class BudgetLedger: Sendable {
     /// `YYYY-MM-DD` and `YYYY-MM` of `date` in UTC.
     static func periodKeys(_ date: Date) -> (String, String) {
         let (y, m, d) = civilDate(daysSinceEpoch: Int((date.timeIntervalSince1970 / 86_400).rounded(.down)))
-        let month = "\(y)-\(m < 10 ? "0" : "")\(m)"
-        return ("\(month)-\(d < 10 ? "0" : "")\(d)", month)
+        guard (0...9999).contains(y) else {
+            let month = "\(y)-\(m < 10 ? "0" : "")\(m)"
+            return ("\(month)-\(d < 10 ? "0" : "")\(d)", month)
+        }
+        // Written digit by digit: both keys fit Swift's inline small strings, so this costs no
+        // allocation, where interpolation cost several on every routing decision.
+        let day = String(unsafeUninitializedCapacity: 10) { buffer in
+            func digit(_ index: Int, _ value: Int) { buffer[index] = UInt8(ascii: "0") + UInt8(value) }
+            digit(0, y / 1000)
+            digit(1, y / 100 % 10)
+            digit(2, y / 10 % 10)
+            digit(3, y % 10)
+            buffer[4] = UInt8(ascii: "-")
+            digit(5, m / 10)
+            digit(6, m % 10)
+            buffer[7] = UInt8(ascii: "-")
+            digit(8, d / 10)
+            digit(9, d % 10)
+            return 10
+        }
+        return (day, String(day.prefix(7)))
     }
 
     /// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01; pure

@@ -80,44 +80,47 @@ public final class CapabilityPool: Sendable {
         var transitions: [(String, String, HealthTransition)] = []
         let dayKey = BudgetLedger.periodKeys(now).0
         let seconds = now.timeIntervalSince1970
-        candidates.reserveCapacity(8)
         members.withLock { list in
+            candidates.reserveCapacity(list.count)
             for index in list.indices {
                 if let t = list[index].health.rollWindow(to: dayKey) {
                     transitions.append((list[index].model.id, list[index].model.provider, t))
                 }
-                let member = list[index]
-                let model = member.model
-                let admission = member.health.admission(at: now)
+                // The model is read through its handle, not copied out of the member: a
+                // configuration copy per member was a tenth of the decision's cost.
+                let handle = list[index].handle
+                let admission = list[index].health.admission(at: now)
                 if admission == .excluded {
-                    dropped.append(.init(model, .standby(reason: member.health.reason, until: member.health.cooldownUntil)))
+                    let health = list[index].health
+                    dropped.append(.init(handle.model, .standby(reason: health.reason, until: health.cooldownUntil)))
                     continue
                 }
-                switch member.handle.availability {
+                switch handle.availability {
                 case .available: break
                 // During an outage the models' own recovery probes test the provider.
                 case .outage where admission == .probe: break
                 case .outage, .unavailable:
-                    dropped.append(.init(model, .providerUnavailable))
+                    dropped.append(.init(handle.model, .providerUnavailable))
                     continue
                 }
-                if let reason = request.unmetRequirement(of: model) {
-                    dropped.append(.init(model, reason))
+                if let reason = request.unmetRequirement(of: handle.model) {
+                    dropped.append(.init(handle.model, reason))
                     continue
                 }
                 if budget.hasLimits {
-                    let estimate = request.estimatedCost(on: model)
-                    let scopes = BudgetLedger.scopes(model: model.id, provider: model.provider, pool: nil)
+                    let estimate = request.estimatedCost(on: handle.model)
+                    let scopes = BudgetLedger.scopes(model: handle.model.id, provider: handle.model.provider, pool: nil)
                     if let refusal = budget.check(scopes: Array(scopes.dropFirst()), estimate: estimate, now: now) {
-                        dropped.append(.init(model, .budgetExceeded(limit: refusal.limit)))
+                        dropped.append(.init(handle.model, .budgetExceeded(limit: refusal.limit)))
                         continue
                     }
                 }
                 var candidate = SelectionCandidate(
-                    modelID: model.id, providerID: model.provider, position: index, pricing: model.pricing,
-                    weight: member.weight, latency: member.latency, rateLimit: member.rateLimit,
-                    requestsLastMinute: member.rate.count(at: seconds), isProbe: admission == .probe)
-                candidate.handle = member.handle
+                    modelID: handle.model.id, providerID: handle.model.provider, position: index,
+                    pricing: handle.model.pricing, weight: list[index].weight, latency: list[index].latency,
+                    rateLimit: list[index].rateLimit, requestsLastMinute: list[index].rate.count(at: seconds),
+                    isProbe: admission == .probe)
+                candidate.handle = handle
                 candidates.append(candidate)
             }
         }
