@@ -2,8 +2,9 @@
 """The measuring half of scripts/bench (the bash half installs, builds and calls this).
 
 Starts the fake upstream, `modelmesh serve` and the ModelMesh Lite proxy, measures the three
-systems side by side in interleaved rounds, prints one table, writes
-`<out>/<timestamp>.json` and regenerates docs/benchmarks.md. Every process it starts is
+systems side by side in interleaved rounds (after the in-process routing benchmark, when
+given), prints the tables, writes `<out>/<timestamp>.json` and regenerates
+docs/benchmarks.md with a copy of that JSON next to it. Every process it starts is
 listed in the PID file given by --pid-file (the bash trap kills them too) and is stopped on
 exit. Traffic goes to 127.0.0.1 only.
 """
