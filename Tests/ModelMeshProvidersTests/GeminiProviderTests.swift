@@ -294,10 +294,9 @@ struct GeminiProviderTests {
             #expect(echoed.map { "\($0)" }?.contains(Harness.apiKey) == false)
 
             // A refused connection: AsyncHTTPClient's errors may carry the URL, key and all.
-            let closed = try await FakeUpstream.start()
-            let closedURL = closed.baseURL
-            try await closed.shutdown()
-            let unreachable = try h.gemini(baseURL: closedURL, timeout: .seconds(2))
+            let refusing = try RefusingPort()
+            defer { refusing.close() }
+            let unreachable = try h.gemini(baseURL: refusing.baseURL, timeout: .seconds(2))
             let refused = await #expect(throws: ProviderError.self) {
                 try await unreachable.complete(Harness.request(), target: Harness.flash, context: Harness.context())
             }

@@ -315,10 +315,9 @@ struct OpenAICompatibleProviderTests {
     @Test("A refused connection fails at once as a connection error")
     func connectionRefused() async throws {
         try await Harness.run { h in
-            // A port that was just free: bind, note, close.
-            let closed = try await FakeUpstream.start()
-            let url = closed.url("/v1")
-            try await closed.shutdown()
+            let refusing = try RefusingPort()
+            defer { refusing.close() }
+            let url = refusing.url("/v1")
             let started = ContinuousClock.now
             let error = try await #require(throws: ProviderError.self) {
                 try await h.provider(baseURL: url).complete(
