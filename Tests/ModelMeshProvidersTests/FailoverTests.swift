@@ -97,7 +97,7 @@ struct FailoverTests {
             let requests = rig.a.requests
             #expect(requests.count == 2)
             let gap = requests[1].time.timeIntervalSince(requests[0].time)
-            #expect(gap >= 0.9 && gap < 3)
+            #expect(gap >= 0.9 && gap < 10)
             #expect(rig.b.requests.isEmpty)
         }
     }
@@ -119,7 +119,7 @@ struct FailoverTests {
             let requests = rig.a.requests(to: Self.anthropicPath)
             #expect(requests.count == 2)
             let gap = requests[1].time.timeIntervalSince(requests[0].time)
-            #expect(gap >= 0.27 && gap < 2)
+            #expect(gap >= 0.27 && gap < 10)  // 300 ms, not 300 s
         }
     }
 
@@ -232,8 +232,13 @@ struct FailoverTests {
             let elapsed = ContinuousClock.now - started
 
             #expect(answer.value.text == "from c")
-            #expect(rig.a.requests.count == 1)
-            #expect(rig.b.requests.count == 1)
+            // One attempt per model. On a loaded machine a 0.7 s deadline can pass before the
+            // request reaches its fake, so the fakes may have seen fewer, never more.
+            #expect(answer.attempts.map(\.modelID) == [
+                "openai.gpt-4o", "google.gemini-2.0-flash", "anthropic.claude-sonnet-4-20250514",
+            ])
+            #expect(rig.a.requests.count <= 1)
+            #expect(rig.b.requests.count <= 1)
             #expect(rig.c.requests.count == 1)
             #expect(answer.attempts.map(\.errorClass) == ["timeout", "timeout", nil])
             #expect(elapsed >= .milliseconds(1350) && elapsed < .seconds(4))

@@ -288,13 +288,16 @@ struct OpenAICompatibleProviderTests {
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.timeZone = TimeZone(identifier: "GMT")
             formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-            let date = formatter.string(from: Date().addingTimeInterval(30))
+            let before = Date()
+            let date = formatter.string(from: before.addingTimeInterval(30))
             h.fake.enqueue(.rateLimited(retryAfter: date), for: "/v1/chat/completions")
             let error = try await #require(throws: ProviderError.self) {
                 try await h.provider().complete(Harness.request(), target: Harness.target, context: Harness.context())
             }
+            // The date has whole seconds, and the wait counts from when the answer was read.
+            let taken = Date().timeIntervalSince(before)
             let wait = try #require(error.retryAfter)
-            #expect(wait > .seconds(27) && wait <= .seconds(31))
+            #expect(wait > .seconds(29 - taken) && wait <= .seconds(31))
         }
     }
 
@@ -372,15 +375,17 @@ struct OpenAICompatibleProviderTests {
     @Test("A first byte slower than the deadline is a timeout; a slow one within it is fine")
     func slowFirstByte() async throws {
         try await Harness.run { h in
-            h.fake.enqueue(.openAIChatCompletion().delayingHead(by: .milliseconds(1500)), for: "/v1/chat/completions")
-            h.fake.enqueue(
-                .openAIChatCompletion(content: "late but fine").delayingHead(by: .milliseconds(50)),
-                for: "/v1/chat/completions")
-            let provider = try h.provider(timeout: .milliseconds(500))
+            // Defaults, not a queue: on a loaded machine the first request can reach the fake after
+            // the client gave up on it, and must not take the answer meant for the second.
+            h.fake.setDefault(.openAIChatCompletion().delayingHead(by: .seconds(6)))
+            // Two seconds of slack: at the start of a parallel run on a busy machine the event loops
+            // lag by a second and more.
+            let provider = try h.provider(timeout: .seconds(2))
             let error = try await #require(throws: ProviderError.self) {
                 try await provider.complete(Harness.request(), target: Harness.target, context: Harness.context())
             }
             #expect(error.errorClass == .timeout)
+            h.fake.setDefault(.openAIChatCompletion(content: "late but fine").delayingHead(by: .milliseconds(50)))
             let answer = try await provider.complete(
                 Harness.request(), target: Harness.target, context: Harness.context())
             #expect(answer.completion.text == "late but fine")

@@ -83,7 +83,7 @@ struct OpenAICompatibleStreamingTests {
     func streamDeadlines(outputFirst: Bool) async throws {
         try await Harness.run { h in
             // Keep-alive comments every 50 ms keep the body busy: only the element deadlines can fire.
-            let keepAlives = (0..<40).map { _ in FakeStreamEvent.comment("keep-alive", delay: .milliseconds(50)) }
+            let keepAlives = (0..<80).map { _ in FakeStreamEvent.comment("keep-alive", delay: .milliseconds(50)) }
             let first: FakeStreamEvent =
                 outputFirst ? .openAIChunk(content: "Hi", role: "assistant") : .openAIChunk(role: "assistant")
             h.fake.enqueue(.sse([first] + keepAlives, ending: .done), for: "/v1/chat/completions")
@@ -91,8 +91,8 @@ struct OpenAICompatibleStreamingTests {
             #expect(provider.enforcesStreamDeadlines)
             var context = Harness.context()
             context.streamDeadlines = StreamDeadlines(
-                firstToken: outputFirst ? .seconds(30) : .milliseconds(300),
-                idle: outputFirst ? .milliseconds(300) : .seconds(30))
+                firstToken: outputFirst ? .seconds(30) : .seconds(1),
+                idle: outputFirst ? .seconds(1) : .seconds(30))
             let started = ContinuousClock.now
             let (chunks, error) = await drain(
                 try await provider.stream(Harness.request(), target: Harness.target, context: context))
@@ -101,8 +101,8 @@ struct OpenAICompatibleStreamingTests {
             let failure = try #require(error as? ProviderError)
             #expect(failure.errorClass == .timeout)
             #expect(failure.message.contains(outputFirst ? "idle_timeout" : "first_token_timeout"))
-            // Without the deadline the keep-alives would run out after 2 s and the stream end normally.
-            #expect(elapsed >= .milliseconds(300))
+            // Without the deadline the keep-alives would run out after 4 s and the stream end normally.
+            #expect(elapsed >= .seconds(1))
         }
     }
 
@@ -138,7 +138,7 @@ struct OpenAICompatibleStreamingTests {
             h.fake.enqueue(
                 .sse(FakeStreamEvent.openAIChunks(pieces: ["a", "b"], usage: nil), ending: .stall),
                 for: "/v1/chat/completions")
-            let provider = try h.provider(timeout: .seconds(5), streamIdleTimeout: .milliseconds(200))
+            let provider = try h.provider(timeout: .seconds(5), streamIdleTimeout: .seconds(1))
             let started = ContinuousClock.now
             let stream = try await provider.stream(
                 Harness.request(), target: Harness.target, context: Harness.context())
@@ -146,7 +146,7 @@ struct OpenAICompatibleStreamingTests {
             let elapsed = ContinuousClock.now - started
             #expect(text(of: chunks) == "ab")
             #expect((error as? ProviderError)?.errorClass == .timeout)
-            #expect(elapsed >= .milliseconds(190) && elapsed < .seconds(3))
+            #expect(elapsed >= .milliseconds(990) && elapsed < .seconds(4))
             // The watchdog also closed the upstream connection.
             try await withTimeLimit { await h.fake.waitForAbortedResponses(1) }
         }
@@ -157,7 +157,7 @@ struct OpenAICompatibleStreamingTests {
         try await Harness.run { h in
             h.fake.enqueue(
                 .openAIStream(pieces: ["a", "b", "c"], delay: .milliseconds(60)), for: "/v1/chat/completions")
-            let provider = try h.provider(streamIdleTimeout: .milliseconds(500))
+            let provider = try h.provider(streamIdleTimeout: .seconds(2))
             let (chunks, error) = await drain(
                 try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context()))
             #expect(error == nil)

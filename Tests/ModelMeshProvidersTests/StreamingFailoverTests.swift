@@ -77,7 +77,7 @@ struct StreamingFailoverTests {
                 ],
                 models: [FailoverRig.model("anthropic.claude-sonnet-4-20250514"), FailoverRig.model("openai.gpt-4o")]
             ) { pool in
-                pool.stream.firstTokenTimeout = .milliseconds(200)
+                pool.stream.firstTokenTimeout = .seconds(1)
             }
             let started = ContinuousClock.now
             let stream = try await mesh.routeStream(Self.request)
@@ -148,7 +148,7 @@ struct StreamingFailoverTests {
                     FailoverRig.model("openai.gpt-4o", features: [.systemPrompt, .prefill]),
                 ]
             ) { pool in
-                pool.stream.idleTimeout = .milliseconds(300)
+                pool.stream.idleTimeout = .seconds(1)
             }
             let started = ContinuousClock.now
             let outcome = await consume(try await mesh.routeStream(Self.request))
