@@ -120,6 +120,7 @@ let package = Package(
             name: "ModelMeshServerTests",
             dependencies: [
                 "ModelMeshServer",
+                "ModelMeshProviders",
                 "ModelMeshTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

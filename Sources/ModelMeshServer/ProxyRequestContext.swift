@@ -1,18 +1,21 @@
 import Hummingbird
 import NIOCore
 
-/// The request context of the proxy: Hummingbird's core context plus the request id and
-/// the client address.
+/// The request context of the proxy: Hummingbird's core context plus the request id, the
+/// client address and a way to tell that the client went away.
 public struct ProxyRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The request id: the client's `x-request-id` when it sent a usable one, else generated.
     public var requestID: String
     /// The client's IP address (the key of per-client rate limits), if known.
     public let clientAddress: String?
+    /// Tells when the client goes away; nil when the connection has no watcher.
+    let client: ClientDisconnectWatcher?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         requestID = ""
         clientAddress = source.channel.remoteAddress?.ipAddress
+        client = ClientDisconnectWatcher.of(source.channel)
     }
 }

@@ -98,7 +98,7 @@ struct ProxyClient: Sendable {
 /// The models of a test mesh: `(model id, mock)`; each model gets its own provider
 /// `p-<model id>` and the chat capability, and the pool `chat` holds them in order.
 struct TestMesh {
-    var models: [(String, MockProvider)]
+    var models: [(String, any ProviderConnector)]
     var pool: (inout PoolConfiguration) -> Void = { _ in }
     var configure: (inout MeshConfiguration) -> Void = { _ in }
 

@@ -13,8 +13,9 @@ extension ProxyHandlers {
                 "Missing required field: messages (it must not be empty)", param: "messages")
         }
         let options = RoutingOptions(requestID: context.requestID)
+        let mesh = self.mesh
         guard chat.stream == true else {
-            let routed = try await mesh.route(chat, options: options)
+            let routed = try await untilClientLeaves(context) { try await mesh.route(chat, options: options) }
             let headers = Self.routingHeaders(
                 pool: routed.poolID, model: routed.modelID, provider: routed.providerID,
                 attempts: routed.attempts.count)
@@ -22,7 +23,7 @@ extension ProxyHandlers {
             return try Self.json(routed.value, headers: headers)
         }
         // Returns once the first chunk arrived: failures before it are ordinary JSON errors.
-        let routed = try await mesh.routeStream(chat, options: options)
+        let routed = try await untilClientLeaves(context) { try await mesh.routeStream(chat, options: options) }
         var headers = ServerSentEvents.headers
         headers.append(
             contentsOf: Self.routingHeaders(
@@ -41,7 +42,9 @@ extension ProxyHandlers {
     func embeddings(_ request: Request, context: ProxyRequestContext) async throws -> Response {
         let embedding = try await decodeBody(EmbeddingRequest.self, from: request, what: "embeddings request")
         if embedding.model.isEmpty { throw ProxyError.invalidRequest("Missing required field: model", param: "model") }
-        let routed = try await mesh.routeEmbeddings(embedding, options: RoutingOptions(requestID: context.requestID))
+        let options = RoutingOptions(requestID: context.requestID)
+        let mesh = self.mesh
+        let routed = try await untilClientLeaves(context) { try await mesh.routeEmbeddings(embedding, options: options) }
         return try Self.json(
             routed.value,
             headers: Self.routingHeaders(

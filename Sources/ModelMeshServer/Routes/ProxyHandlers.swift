@@ -42,6 +42,28 @@ struct ProxyHandlers: Sendable {
         }
     }
 
+    // MARK: Client disconnects
+
+    /// Runs `operation` (routing a request upstream) unless the client goes away first: then
+    /// the operation is cancelled, which closes the upstream call and releases any budget it
+    /// held, and the request ends as 499.
+    func untilClientLeaves<T: Sendable>(
+        _ context: ProxyRequestContext, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        guard let client = context.client else { return try await operation() }
+        if client.isGone { throw CancellationError() }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                await client.waitUntilGone()
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw CancellationError() }
+            return value
+        }
+    }
+
     // MARK: Responses
 
     static func encoder() -> JSONEncoder {

@@ -14,7 +14,12 @@ struct EventLoopAffineChildChannel<Inner: ServerChildChannel>: ServerChildChanne
     let inner: Inner
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        inner.setup(channel: channel, logger: logger)
+        do {
+            try channel.pipeline.syncOperations.addHandler(ClientDisconnectWatcher(), position: .first)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return inner.setup(channel: channel, logger: logger)
     }
 
     func handle(value: Value, logger: Logger) async {

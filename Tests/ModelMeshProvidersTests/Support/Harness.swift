@@ -67,21 +67,3 @@ func text(of chunks: [ChatCompletionChunk]) -> String {
     chunks.compactMap { $0.choices.first?.delta.content }.joined()
 }
 
-struct TimeLimitExceeded: Error {}
-
-/// Runs `operation`, failing if it takes longer than `limit` (a guard against hangs, not a
-/// synchronization device).
-func withTimeLimit<T: Sendable>(_ limit: Duration = .seconds(5), _ operation: @escaping @Sendable () async throws -> T)
-    async throws -> T
-{
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw TimeLimitExceeded()
-        }
-        defer { group.cancelAll() }
-        guard let value = try await group.next() else { throw TimeLimitExceeded() }
-        return value
-    }
-}
