@@ -9,13 +9,13 @@ public struct ProxyRequestContext: RequestContext {
     public var requestID: String
     /// The client's IP address (the key of per-client rate limits), if known.
     public let clientAddress: String?
-    /// Tells when the client goes away; nil when the connection has no watcher.
-    let client: ClientDisconnectWatcher?
+    /// The client's connection (where ``ClientDisconnectWatcher`` is found when needed).
+    let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         requestID = ""
         clientAddress = source.channel.remoteAddress?.ipAddress
-        client = ClientDisconnectWatcher.of(source.channel)
+        channel = source.channel
     }
 }

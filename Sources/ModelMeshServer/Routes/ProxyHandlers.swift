@@ -50,7 +50,8 @@ struct ProxyHandlers: Sendable {
     func untilClientLeaves<T: Sendable>(
         _ context: ProxyRequestContext, _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        guard let client = context.client else { return try await operation() }
+        // Looked up here, not for every request: only routed requests wait on an upstream.
+        guard let client = ClientDisconnectWatcher.of(context.channel) else { return try await operation() }
         if client.isGone { throw CancellationError() }
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await operation() }
