@@ -122,27 +122,30 @@ extension Mesh {
     /// The routing decision (resolve, filter, order) for `request`, without sending it and
     /// without moving any strategy state. ``explain(_:options:)`` adds the reasons.
     public func decide(_ request: ChatCompletionRequest, options: RoutingOptions = .init()) throws -> RoutingDecision {
-        let (pool, onlyModel) = try router.route(request.model)
+        let (pool, onlyModel) = try topology.route(request.model)
         var profile = RequestProfile(chat: request, streaming: request.stream ?? false, sessionKey: options.sessionKey)
         profile.onlyModel = onlyModel
-        let plan = router.plan(pool, profile: profile, now: router.clock.now(), dryRun: true)
+        let plan = router.plan(pool, profile: profile, now: clock.now(), dryRun: true)
         return RoutingDecision(poolID: pool.id, chain: plan.chain)
     }
 
     /// The state of every pool, model and provider.
     public func describe() -> MeshDescription {
-        let now = router.clock.now()
-        let pools = router.pools.map { pool in
-            PoolDescription(
+        let now = clock.now()
+        let rejectingPrefill = health.modelsRejectingPrefill
+        let pools = topology.pools.map { pool in
+            var members = pool.describeMembers(now: now)
+            for i in members.indices { members[i].rejectsPrefill = rejectingPrefill.contains(members[i].modelID) }
+            return PoolDescription(
                 id: pool.id, capability: pool.capabilityPath, strategy: ConnectorID.strategy(pool.configuration.strategy)
-                    ?? pool.configuration.strategy, members: pool.describeMembers(now: now))
+                    ?? pool.configuration.strategy, members: members)
         }
-        let providers = router.providerConfigs.keys.sorted().map { id in
-            let state = router.providerHealth[id]?.snapshot ?? .init()
+        let providers = topology.providerConfigs.keys.sorted().map { id in
+            let state = topology.providerHealth[id]?.snapshot ?? .init()
             return ProviderStatus(
-                id: id, connector: router.providerConfigs[id]?.connector ?? id,
+                id: id, connector: topology.providerConfigs[id]?.connector ?? id,
                 state: state.deactivation == nil ? "active" : "deactivated", reason: state.deactivation?.rawValue,
-                healthScore: Router.rounded(state.score), health: state.band)
+                healthScore: HealthCoordinator.rounded(state.score), health: state.band)
         }
         let budgets = budget.allScopes().map { scope in
             let spend = budget.spend(of: scope, now: now)
@@ -159,13 +162,13 @@ extension Mesh {
     public func explain(_ request: ChatCompletionRequest, options: RoutingOptions = .init()) throws
         -> RoutingExplanation
     {
-        let (pool, onlyModel) = try router.route(request.model)
+        let (pool, onlyModel) = try topology.route(request.model)
         let streaming = request.stream ?? false
         var profile = RequestProfile(chat: request, streaming: streaming, sessionKey: options.sessionKey)
         profile.onlyModel = onlyModel
-        let plan = router.plan(pool, profile: profile, now: router.clock.now(), dryRun: true)
+        let plan = router.plan(pool, profile: profile, now: clock.now(), dryRun: true)
         let resolvedAs =
-            router.poolsByID[request.model] != nil ? "pool" : onlyModel != nil || router.modelRoutes[request.model] === pool
+            topology.poolsByID[request.model] != nil ? "pool" : onlyModel != nil || topology.modelRoutes[request.model] === pool
             ? "model" : "capability"
         return RoutingExplanation(
             requestedModel: request.model, poolID: pool.id, resolvedAs: resolvedAs, capability: pool.capabilityPath,
@@ -177,7 +180,7 @@ extension Mesh {
             chain: plan.chain.map { c in
                 .init(
                     modelID: c.modelID, providerID: c.providerID, recoveryProbe: c.isProbe,
-                    estimatedCost: router.models[c.modelID].map { profile.estimatedCost(on: $0) } ?? 0)
+                    estimatedCost: topology.models[c.modelID].map { profile.estimatedCost(on: $0) } ?? 0)
             })
     }
 }

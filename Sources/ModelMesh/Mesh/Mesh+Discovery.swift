@@ -23,10 +23,10 @@ extension Mesh {
     @discardableResult
     public func syncDiscovery() async -> [DiscoveryChange] {
         var changes: [DiscoveryChange] = []
-        for (id, connector) in router.connectors.sorted(by: { $0.key < $1.key }) {
+        for (id, connector) in topology.connectors.sorted(by: { $0.key < $1.key }) {
             guard let listed = try? await connector.listModels(), !listed.isEmpty else { continue }
             let names = Set(listed.map(\.id))
-            let configured = Set(router.models.values.filter { $0.provider == id }.map(\.name))
+            let configured = Set(topology.models.values.filter { $0.provider == id }.map(\.name))
             let known = discoveryState.withLock { $0[id] } ?? configured
             let new = names.subtracting(known).sorted()
             let deprecated = known.subtracting(names).sorted()
@@ -35,7 +35,7 @@ extension Mesh {
             changes.append(DiscoveryChange(providerID: id, new: new, deprecated: deprecated))
             events.emit(
                 RoutingEvent(
-                    eventType: .discoveryModelsUpdated, timestamp: router.clock.now(), providerID: id,
+                    eventType: .discoveryModelsUpdated, timestamp: clock.now(), providerID: id,
                     metadata: ["new": .array(new.map(JSONValue.string)),
                         "deprecated": .array(deprecated.map(JSONValue.string))]))
         }

@@ -3,32 +3,40 @@ import Foundation
 /// An error of the routing engine, with a stable code, the status it maps to at the HTTP
 /// edge, and a hint on how to fix it.
 public struct ModelMeshError: Error, Sendable, CustomStringConvertible {
-    /// Stable error codes.
-    public enum Code: String, Sendable, Codable {
+    /// A stable error code. A struct rather than an enum, so that adding a code is not a
+    /// breaking change for code that switches over them: compare with `==` or match the
+    /// static members in a `switch` with a `default` case.
+    public struct Code: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public var description: String { rawValue }
+
         /// The requested model is neither a pool, a capability nor a model id (404).
-        case modelNotFound = "model_not_found"
+        public static let modelNotFound = Code(rawValue: "model_not_found")
         /// Every candidate of the pool is filtered out or inactive (503).
-        case noActiveModel = "no_active_model"
+        public static let noActiveModel = Code(rawValue: "no_active_model")
         /// Every candidate failed (502).
-        case allCandidatesFailed = "all_candidates_failed"
+        public static let allCandidatesFailed = Code(rawValue: "all_candidates_failed")
         /// A spend limit would be breached (402).
-        case budgetExceeded = "budget_exceeded"
+        public static let budgetExceeded = Code(rawValue: "budget_exceeded")
         /// The request is malformed (400).
-        case invalidRequest = "invalid_request_error"
+        public static let invalidRequest = Code(rawValue: "invalid_request_error")
         /// The upstream refused the content (400).
-        case contentPolicy = "content_policy_violation"
+        public static let contentPolicy = Code(rawValue: "content_policy_violation")
         /// The prompt fits no candidate (400).
-        case contextLengthExceeded = "context_length_exceeded"
+        public static let contextLengthExceeded = Code(rawValue: "context_length_exceeded")
         /// A stream broke after output reached the caller and could not be resumed.
-        case streamInterrupted = "stream_interrupted"
+        public static let streamInterrupted = Code(rawValue: "stream_interrupted")
         /// The overall request deadline passed (504).
-        case timeout = "timeout"
+        public static let timeout = Code(rawValue: "timeout")
         /// The caller cancelled.
-        case cancelled = "cancelled"
+        public static let cancelled = Code(rawValue: "cancelled")
         /// The mesh is shut down (503).
-        case shutDown = "shut_down"
+        public static let shutDown = Code(rawValue: "shut_down")
         /// An upstream's answer passed to the caller as is (its own status).
-        case upstream = "upstream_error"
+        public static let upstream = Code(rawValue: "upstream_error")
     }
 
     public var code: Code
@@ -71,12 +79,11 @@ public struct ModelMeshError: Error, Sendable, CustomStringConvertible {
         switch code {
         case .modelNotFound: 404
         case .noActiveModel, .shutDown: 503
-        case .allCandidatesFailed, .streamInterrupted: 502
         case .budgetExceeded: 402
         case .invalidRequest, .contentPolicy, .contextLengthExceeded: 400
         case .timeout: 504
         case .cancelled: 499
-        case .upstream: 502
+        default: 502
         }
     }
 

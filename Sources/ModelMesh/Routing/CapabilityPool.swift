@@ -124,12 +124,24 @@ public final class CapabilityPool: Sendable {
                 candidates.append(candidate)
             }
         }
-        for (model, _, transition) in transitions {
-            if case .activated = transition { strategy.didActivate(modelID: model) }
-        }
         var context = request.selectionContext(pool: id, now: now)
         context.isDryRun = dryRun
         return (strategy.order(candidates, context: context), dropped, transitions)
+    }
+
+    /// Starts a new quota window (UTC day) for members whose window passed; returns the
+    /// models that came back because their usage limit reset.
+    func rollQuotaWindows(now: Date) -> [(String, String, HealthTransition)] {
+        let dayKey = BudgetLedger.periodKeys(now).0
+        return members.withLock { list in
+            var transitions: [(String, String, HealthTransition)] = []
+            for index in list.indices {
+                if let t = list[index].health.rollWindow(to: dayKey) {
+                    transitions.append((list[index].model.id, list[index].model.provider, t))
+                }
+            }
+            return transitions
+        }
     }
 
     // MARK: Outcomes
@@ -301,33 +313,5 @@ public enum FilterReason: Sendable, Hashable, Codable, CustomStringConvertible {
             return "context window \(window) tokens is smaller than the ~\(needed) the request needs"
         case .budgetExceeded(let limit): return "over budget (\(limit))"
         }
-    }
-}
-
-/// One pool member's state, as `describe()` reports it.
-public struct ModelStatus: Sendable, Hashable, Codable {
-    public var modelID: String
-    public var providerID: String
-    public var position: Int
-    public var state: ModelState
-    public var reason: String?
-    public var cooldownUntil: Date?
-    public var consecutiveFailures: Int
-    public var errorRate: Double
-    /// Smoothed latency, seconds.
-    public var latency: Double?
-    public var requestsToday: Int
-    public var tokensToday: Int
-    public var costToday: Double
-    public var downtimeSeconds: Double
-    /// The cooldown passed; the next request will probe the model.
-    public var probeDue: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case modelID = "model_id", providerID = "provider_id", position, state, reason
-        case cooldownUntil = "cooldown_until", consecutiveFailures = "consecutive_failures"
-        case errorRate = "error_rate", latency = "latency_seconds", requestsToday = "requests_today"
-        case tokensToday = "tokens_today", costToday = "cost_today", downtimeSeconds = "downtime_seconds"
-        case probeDue = "probe_due"
     }
 }

@@ -72,17 +72,25 @@ struct ModelHealth: Sendable {
 
     /// The part of the state that survives a restart.
     var persisted: MeshStateSnapshot.Member {
-        .init(state: state, reason: reason, cooldownUntil: cooldownUntil, cooldownLevel: cooldownLevel,
-            deactivatedAt: deactivatedAt)
+        .init(
+            state: state, reason: reason, cooldownUntil: cooldownUntil, cooldownLevel: cooldownLevel,
+            deactivatedAt: deactivatedAt,
+            usage: .init(windowKey: windowKey, requests: requests, tokens: tokens, cost: cost))
     }
 
-    /// Restores a persisted state (counters start afresh).
+    /// Restores a persisted state with its usage counters; failure history starts afresh.
     mutating func restore(_ saved: MeshStateSnapshot.Member) {
         state = saved.state
         reason = saved.reason
         cooldownUntil = saved.cooldownUntil
         cooldownLevel = saved.cooldownLevel
         deactivatedAt = saved.deactivatedAt
+        if let usage = saved.usage {
+            windowKey = usage.windowKey
+            requests = usage.requests
+            tokens = usage.tokens
+            cost = usage.cost
+        }
     }
 
     /// Whether a request may be sent now: active, or due for a half-open probe that nobody

@@ -8,6 +8,10 @@ import Foundation
 /// `stream_interrupted` error (`mid_stream: fail`). The stream ends normally only when an
 /// upstream ended normally, so a truncated answer is never presented as complete.
 /// Pull-driven: nothing is read from upstream faster than the caller consumes.
+///
+/// Every stream settles exactly once: at its normal end, at a failure, when the caller's
+/// task is cancelled, or, when the caller simply drops the stream without cancelling,
+/// when the relay is released (its termination hook).
 final class StreamRelay: @unchecked Sendable {
     struct Segment {
         var model: ModelConfiguration
@@ -42,6 +46,11 @@ final class StreamRelay: @unchecked Sendable {
         streamID = firstChunks.first?.id ?? "chatcmpl-\(journey.requestID)"
         includeUsage = request.streamOptions?["include_usage"]?.boolValue == true
         policy = journey.pool.configuration.stream
+    }
+
+    deinit {
+        // The consumer let go of the stream without cancelling or reading to the end.
+        finish(success: false, error: "The caller stopped reading the stream", status: 499)
     }
 
     var chunks: AsyncThrowingStream<ChatCompletionChunk, any Error> {
@@ -82,13 +91,13 @@ final class StreamRelay: @unchecked Sendable {
         return chunk
     }
 
-    /// A failure after output began: resume on the next prefill-capable model, or end
-    /// with an in-band error.
+    /// A failure after output began: resume on the next model that accepts an assistant
+    /// prefill, or end with an in-band error naming the interruption.
     private func recover(from error: any Error) async throws {
         let failure = ProviderError.classify(error)
         let current = segments[segments.count - 1].model
         if failure.errorClass == .cancelled || Task.isCancelled {
-            finish(success: false, error: "cancelled")
+            finish(success: false, error: "cancelled", status: 499)
             throw CancellationError()
         }
         journey.lastError = failure
@@ -96,11 +105,15 @@ final class StreamRelay: @unchecked Sendable {
             AttemptRecord(
                 modelID: current.id, providerID: current.provider, errorClass: failure.errorClass.rawValue,
                 status: failure.status, latencyMs: 0))
-        router.recordFailure(model: current, pool: journey.pool, error: failure)
-        let resumable = remaining.filter { router.models[$0.modelID]?.features.contains(.prefill) == true }
+        router.health.failed(current, pool: journey.pool, error: failure)
+        let resumable = remaining.filter { candidate in
+            router.topology.models[candidate.modelID].map(router.health.acceptsPrefill) == true
+        }
         if policy.midStream == .continue, !resumable.isEmpty {
             var prefill = request
             prefill.messages.append(.assistant(deliveredText))
+            journey.isContinuation = true
+            let attemptsBefore = journey.attempts.count
             do {
                 let opened = try await router.openStream(prefill, journey: &journey, chain: resumable)
                 remaining = Array(resumable.drop { $0.modelID != opened.segment.model.id }.dropFirst())
@@ -114,18 +127,28 @@ final class StreamRelay: @unchecked Sendable {
                 segments.append(opened.segment)
                 return
             } catch {
-                finish(success: false, error: "\(error)")
-                throw interrupted(after: failure, resumeError: error)
+                if Task.isCancelled {
+                    finish(success: false, error: "cancelled", status: 499)
+                    throw CancellationError()
+                }
+                let tried = journey.attempts.dropFirst(attemptsBefore).map(\.modelID)
+                finish(success: false, error: failure.description)
+                throw interrupted(after: failure, resumeTried: tried)
             }
         }
         finish(success: false, error: failure.description)
-        throw interrupted(after: failure, resumeError: nil)
+        throw interrupted(after: failure, resumeTried: nil)
     }
 
-    private func interrupted(after failure: ProviderError, resumeError: (any Error)?) -> ModelMeshError {
+    /// The in-band error: it names the interruption itself, never a fallback's refusal
+    /// of the continuation.
+    private func interrupted(after failure: ProviderError, resumeTried: [String]?) -> ModelMeshError {
         var message = "The stream from \(segments.last?.model.id ?? "the upstream") broke after output began "
             + "(\(failure.errorClass.rawValue): \(failure.message))"
-        if let resumeError { message += "; resuming on another model failed: \(resumeError)" }
+        if let resumeTried {
+            message += "; no other model could continue it"
+            if !resumeTried.isEmpty { message += " (tried \(resumeTried.joined(separator: ", ")))" }
+        }
         return ModelMeshError(
             .streamInterrupted, message,
             hint: policy.midStream == .fail
@@ -133,84 +156,18 @@ final class StreamRelay: @unchecked Sendable {
             poolID: journey.pool.id, attempts: journey.attempts)
     }
 
-    private func finish(success: Bool, error: String?) {
+    private func finish(success: Bool, error: String?, status: Int? = nil) {
         guard !finished else { return }
         finished = true
         for segment in segments {
             let cost = segment.usage.flatMap { u in segment.model.pricing?.cost(of: u) }
-            router.ledger.settle(segment.reservation, actual: cost)
+            router.settle(segment.reservation, actual: cost)
         }
         let cost = segments.reduce(0.0) { total, segment in
             total + (segment.usage.flatMap { u in segment.model.pricing?.cost(of: u) } ?? 0)
         }
-        router.logRequest(
+        router.recorder.logRequest(
             journey: journey, model: segments.last?.model, usage: segments.last?.usage, cost: cost,
-            streaming: true, error: success ? nil : error, prompt: request, response: deliveredText)
-    }
-}
-
-extension Router {
-    struct OpenedStream {
-        var source: ChunkSource
-        var firstChunks: [ChatCompletionChunk]
-        var segment: StreamRelay.Segment
-    }
-
-    /// Walks `chain` until an upstream delivers its first output chunk.
-    func openStream(_ request: ChatCompletionRequest, journey: inout Journey, chain: [SelectionCandidate])
-        async throws -> OpenedStream
-    {
-        let policy = journey.pool.configuration.stream
-        let firstTokenTimeout = policy.firstTokenTimeout
-        let deadlines = StreamDeadlines(firstToken: policy.firstTokenTimeout, idle: policy.idleTimeout)
-        let ((source, first), model, _, reservation) = try await run(&journey, chain: chain) {
-            handle, connector, context in
-            var upstream = request
-            upstream.model = handle.target.wireName
-            upstream.stream = true
-            var context = context
-            context.streamDeadlines = deadlines
-            let opened = try await connector.stream(upstream, target: handle.target, context: context)
-            let source = ChunkSource(opened.chunks, enforcedUpstream: connector.enforcesStreamDeadlines)
-            var first: [ChatCompletionChunk] = []
-            while true {
-                guard let chunk = try await source.next(timeout: firstTokenTimeout, what: "first_token_timeout") else {
-                    throw ProviderError(.streamInterrupted, message: "The upstream stream ended before any output")
-                }
-                first.append(chunk)
-                if chunk.carriesOutput { break }
-            }
-            return ((source, first), nil, opened.rateLimit)
-        }
-        return OpenedStream(
-            source: source, firstChunks: first, segment: .init(model: model, reservation: reservation, usage: nil))
-    }
-
-    func stream(_ request: ChatCompletionRequest, options: RoutingOptions) async throws -> RoutedStream {
-        let (pool, onlyModel) = try route(request.model)
-        var profile = RequestProfile(chat: request, streaming: true, sessionKey: options.sessionKey)
-        profile.onlyModel = onlyModel
-        var journey = beginJourney(pool: pool, profile: profile, requestID: options.requestID)
-        let plan = plan(pool, profile: profile, now: journey.start)
-        guard !plan.chain.isEmpty else {
-            let error = emptyChainError(plan)
-            logFailure(journey: journey, error: error, streaming: true, prompt: request)
-            throw error
-        }
-        let opened: OpenedStream
-        do {
-            opened = try await openStream(request, journey: &journey, chain: plan.chain)
-        } catch {
-            logFailure(journey: journey, error: error, streaming: true, prompt: request)
-            throw error
-        }
-        let model = opened.segment.model
-        let remaining = Array(plan.chain.drop { $0.modelID != model.id }.dropFirst())
-        let relay = StreamRelay(
-            router: self, request: request, journey: journey, remaining: remaining, source: opened.source,
-            firstChunks: opened.firstChunks, segment: opened.segment)
-        return RoutedStream(
-            requestID: journey.requestID, poolID: pool.id, modelID: model.id, providerID: model.provider,
-            attempts: journey.attempts, chunks: relay.chunks)
+            streaming: true, error: success ? nil : error, status: status, prompt: request, response: deliveredText)
     }
 }

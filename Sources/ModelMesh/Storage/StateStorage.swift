@@ -55,6 +55,16 @@ struct MeshStateSnapshot: Codable {
         var cooldownUntil: Date?
         var cooldownLevel: Int
         var deactivatedAt: Date?
+        /// Usage inside the current quota window (UTC day), behind request, token and
+        /// budget limits; absent in files written before they were kept.
+        var usage: Usage?
+    }
+
+    struct Usage: Codable {
+        var windowKey: String
+        var requests: Int
+        var tokens: Int
+        var cost: Double
     }
 
     var version = 1
@@ -63,5 +73,8 @@ struct MeshStateSnapshot: Codable {
     var pools: [String: [String: Member]]
     /// provider id → deactivation reason.
     var providers: [String: ProviderDeactivationReason]
+    /// provider id → fingerprint of its connector, base URL and credentials, to tell
+    /// whether a saved deactivation still applies.
+    var providerFingerprints: [String: String]?
     var budget: Data?
 }

@@ -136,10 +136,9 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
             case .budgetExceeded: "budget_exceeded"
             case .modelNotFound, .invalidRequest, .contentPolicy, .contextLengthExceeded: "invalid_request_error"
             case .noActiveModel, .shutDown: "service_unavailable"
-            case .allCandidatesFailed, .streamInterrupted, .upstream:
-                Self.defaultType(for: error.status, upstream: true)
             case .timeout: "timeout_error"
             case .cancelled: "cancelled"
+            default: Self.defaultType(for: error.status, upstream: true)
             }
         var headers: HTTPFields = [:]
         if let retryAfter = error.retryAfter {

@@ -1,0 +1,118 @@
+import Foundation
+
+/// Background work: statistics flushes, discovery, provider health probes, recovery
+/// probes of standby models, authenticated probes of providers out for bad credentials,
+/// and state persistence.
+extension Mesh {
+    /// Runs the mesh's background work until the task is cancelled: the statistics
+    /// flusher, provider health probes (`discovery.health`), background recovery probes
+    /// (`recovery.probe_interval`), credential probes of providers deactivated by a 401/403
+    /// (always on: a listing of models every 30 s at first, doubling up to 15 min), and
+    /// periodic or immediate state saving. The proxy runs this as a service; library users
+    /// may run it in a task of their own.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await self.statistics.run(
+                    every: self.configuration.observability.statisticsFlushInterval, emitter: self.events)
+            }
+            if configuration.discovery.syncEnabled {
+                group.addTask {
+                    await self.repeating(every: self.configuration.discovery.syncInterval, first: true) {
+                        await self.syncDiscovery()
+                    }
+                }
+            }
+            if configuration.discovery.healthEnabled {
+                group.addTask {
+                    await self.repeating(every: self.configuration.discovery.healthInterval) {
+                        await self.probeProviders()
+                    }
+                }
+            }
+            group.addTask {
+                await self.repeating(every: CredentialProbeSchedule.tick) { await self.probeCredentials() }
+            }
+            group.addTask { await self.runStatePersistence() }
+            let intervals = topology.pools.compactMap(\.configuration.recovery.probeInterval)
+            if let interval = intervals.min() {
+                group.addTask {
+                    await self.repeating(every: interval) { await self.probeStandbyModels() }
+                }
+            }
+        }
+    }
+
+    /// Runs `work` every `interval` on the mesh's clock until the task is cancelled.
+    func repeating(every interval: Duration, first: Bool = false, _ work: () async -> Void) async {
+        if first { await work() }
+        while !Task.isCancelled {
+            do { try await clock.sleep(for: interval) } catch { return }
+            await work()
+        }
+    }
+
+    /// Sends one small request to every standby model whose cooldown has passed; a success
+    /// brings it back (`model_activated`, trigger `probe_success`) and counts for its
+    /// provider's health like traffic does; a failure extends its cooldown.
+    public func probeStandbyModels() async {
+        let now = clock.now()
+        for pool in topology.pools {
+            for status in pool.describeMembers(now: now) where status.probeDue {
+                guard let handle = topology.handles[status.modelID], let connector = handle.connector,
+                    pool.claimProbe(handle.model.id, now: now)
+                else { continue }
+                let model = handle.model
+                let probe = ChatCompletionRequest(model: model.name, messages: [.user("ping")], maxTokens: 1)
+                let context = AttemptContext(requestID: RequestID.next(), deadline: now.adding(.seconds(30)), clock: clock)
+                let started = clock.now()
+                do {
+                    let result = try await connector.complete(probe, target: handle.target, context: context)
+                    health.succeeded(
+                        handle, pool: pool, latency: clock.now().timeIntervalSince(started),
+                        usage: result.completion.usage, rateLimit: result.rateLimit,
+                        context: SelectionContext(poolID: pool.id, now: clock.now()))
+                } catch {
+                    health.failed(model, pool: pool, error: ProviderError.classify(error))
+                }
+            }
+        }
+    }
+
+    /// Probes every provider once with its health check: a provider out because of an
+    /// outage or failed probes comes back on success; one failing
+    /// `discovery.health_failure_threshold` probes in a row is taken out.
+    public func probeProviders() async {
+        for (id, connector) in topology.connectors {
+            do {
+                try await connector.healthCheck()
+                health.providerProbed(id, error: nil, failureThreshold: configuration.discovery.healthFailureThreshold)
+            } catch {
+                health.providerProbed(id, error: error, failureThreshold: configuration.discovery.healthFailureThreshold)
+            }
+        }
+    }
+
+    /// Lists the models of every provider that is out for bad credentials and whose next
+    /// probe is due: an answer means the credentials work again and the provider comes
+    /// back (`provider_recovered`, trigger `credentials_probe_success`); a failure doubles
+    /// the wait before the next probe.
+    public func probeCredentials() async {
+        let now = clock.now()
+        for (id, connector) in topology.connectors.sorted(by: { $0.key < $1.key }) {
+            guard let state = topology.providerHealth[id]?.snapshot, state.deactivation == .authFailure,
+                credentialProbes.isDue(id, deactivatedAt: state.deactivatedAt, now: now)
+            else { continue }
+            do {
+                _ = try await connector.listModels()
+                credentialProbes.reset(id)
+                health.credentialsAccepted(id)
+            } catch {
+                credentialProbes.failed(id, now: clock.now())
+                logger.info(
+                    "Credentials of a deactivated provider are still refused",
+                    metadata: ["provider": "\(id)", "error": "\(ProviderError.classify(error).errorClass.rawValue)"])
+            }
+        }
+    }
+}

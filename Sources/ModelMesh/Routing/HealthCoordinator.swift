@@ -1,0 +1,268 @@
+import Foundation
+import Synchronization
+
+/// The one owner of outcomes: every success, failure, probe result and operator action
+/// reaches model and provider state through here, and so do the strategy callbacks, the
+/// statistics of state changes and the lifecycle events. The attempt loop, the stream
+/// relay, background probes and the operator API all report to it; none of them touches
+/// a pool's or a provider's state, or the emitter, directly.
+final class HealthCoordinator: Sendable {
+    let topology: MeshTopology
+    let emitter: EventEmitter
+    let statistics: StatisticsCollector
+    let clock: any MeshClock
+    /// Signalled on every change worth persisting.
+    let stateChanged: StateChangeSignal
+    /// Models that refused an assistant prefill when resuming a stream.
+    private let prefillRejections = Mutex<Set<String>>([])
+
+    init(
+        topology: MeshTopology, emitter: EventEmitter, statistics: StatisticsCollector, clock: any MeshClock,
+        stateChanged: StateChangeSignal = StateChangeSignal(enabled: false)
+    ) {
+        self.topology = topology
+        self.stateChanged = stateChanged
+        self.emitter = emitter
+        self.statistics = statistics
+        self.clock = clock
+    }
+
+    // MARK: Traffic
+
+    /// Transitions the filter stage made (a quota window rolled over).
+    func planned(_ transitions: [(String, String, HealthTransition)], pool: CapabilityPool) {
+        for (model, provider, transition) in transitions {
+            publish(transition, model: model, provider: provider, pool: pool)
+        }
+    }
+
+    /// A request is about to be sent to `model`.
+    func attemptStarted(_ model: String, pool: CapabilityPool) {
+        pool.recordStart(model, now: clock.now())
+    }
+
+    /// A successful attempt or probe: model health, latency, usage counters, the
+    /// strategy, and the provider's health (an outage ends with its first success).
+    func succeeded(
+        _ handle: ModelHandle, pool: CapabilityPool, latency: Double, usage: Usage?, rateLimit: RateLimitStatus?,
+        context: SelectionContext
+    ) {
+        let model = handle.model
+        let now = clock.now()
+        let cost = usage.flatMap { u in model.pricing?.cost(of: u) } ?? 0
+        let transitions = pool.recordSuccess(
+            model.id, latency: latency, tokens: usage?.totalTokens ?? 0, cost: cost, rateLimit: rateLimit, now: now)
+        for t in transitions { publish(t, model: model.id, provider: model.provider, pool: pool) }
+        // Usage counters behind request, token and budget limits moved.
+        stateChanged.signal()
+        pool.strategy.didSucceed(modelID: model.id, context: context)
+        if let health = handle.provider {
+            if let change = health.record(success: true) { publishHealth(change, provider: model.provider) }
+            if health.snapshot.deactivation == .outage { recoverProvider(model.provider, trigger: "traffic_success") }
+        }
+    }
+
+    /// A failed attempt or probe.
+    func failed(_ model: ModelConfiguration, pool: CapabilityPool, error: ProviderError) {
+        if let t = pool.recordFailure(model.id, error: error, now: clock.now()) {
+            publish(t, model: model.id, provider: model.provider, pool: pool)
+        }
+        if error.errorClass.countsAsModelFailure,
+            let change = topology.providerHealth[model.provider]?.record(success: false)
+        {
+            publishHealth(change, provider: model.provider)
+        }
+    }
+
+    /// The caller went away during an attempt: frees a probe slot, counts nothing.
+    func abandoned(_ model: ModelConfiguration, pool: CapabilityPool) {
+        _ = pool.recordFailure(model.id, error: ProviderError(.cancelled, message: "cancelled"), now: clock.now())
+    }
+
+    /// Spend was settled: the budget ledger changed.
+    func spendChanged() { stateChanged.signal() }
+
+    /// A request moved from one model to another.
+    func rotated(from: String, to model: ModelConfiguration, pool: CapabilityPool, reason: String, requestID: String) {
+        statistics.recordRotation(pool: pool.id)
+        emitter.emit(
+            RoutingEvent(
+                eventType: .modelRotated, timestamp: clock.now(), modelID: model.id, providerID: model.provider,
+                poolID: pool.id,
+                metadata: ["from_model": .string(from), "to_model": .string(model.id), "reason": .string(reason),
+                    "request_id": .string(requestID)]))
+    }
+
+    /// Whether every model of `provider` is out for health reasons in every pool holding
+    /// one: then the provider is in an outage.
+    func checkOutage(of provider: String) {
+        let verdicts = topology.allPools.compactMap { $0.allFailing(provider: provider) }
+        if !verdicts.isEmpty, verdicts.allSatisfy({ $0 }) {
+            deactivateProvider(provider, reason: .outage, detail: "every model of the provider is failing")
+        }
+    }
+
+    // MARK: Prefill
+
+    /// A model refused an assistant prefill; streams are no longer resumed on it.
+    func rejectedPrefill(_ model: String) {
+        prefillRejections.withLock { _ = $0.insert(model) }
+    }
+
+    /// Whether a stream may be resumed on `model` with an assistant prefill.
+    func acceptsPrefill(_ model: ModelConfiguration) -> Bool {
+        model.features.contains(.prefill) && !prefillRejections.withLock { $0.contains(model.id) }
+    }
+
+    /// Models that refused a prefill, for `/v1/mesh/state`.
+    var modelsRejectingPrefill: Set<String> { prefillRejections.withLock { $0 } }
+
+    // MARK: Operator actions
+
+    /// Returns a model to ACTIVE in `pools`; the number of pools where it changed.
+    func activate(_ model: String, in pools: [CapabilityPool], trigger: String) -> Int {
+        var changed = 0
+        for pool in pools {
+            if let t = pool.activate(model, trigger: trigger, now: clock.now()) {
+                publish(t, model: model, provider: topology.models[model]?.provider ?? "", pool: pool)
+                changed += 1
+            }
+        }
+        return changed
+    }
+
+    /// Takes a model out of `pools`; the number of pools where it changed.
+    func deactivate(_ model: String, in pools: [CapabilityPool], reason: DeactivationReason) -> Int {
+        var changed = 0
+        for pool in pools {
+            if let t = pool.deactivate(model, reason: reason, now: clock.now()) {
+                publish(t, model: model, provider: topology.models[model]?.provider ?? "", pool: pool)
+                changed += 1
+            }
+        }
+        return changed
+    }
+
+    // MARK: Restart
+
+    /// Restores a pool's saved member states.
+    func restore(_ saved: [String: MeshStateSnapshot.Member], in pool: CapabilityPool) {
+        pool.restoreMembers(saved)
+    }
+
+    /// Restores a provider's saved deactivation, unless its settings changed since (a
+    /// manual deactivation stays whatever changed): then its models that were out with
+    /// it come back without an event, as they were never out under these settings.
+    func restoreProvider(_ provider: String, reason: ProviderDeactivationReason, settingsChanged: Bool) {
+        guard let health = topology.providerHealth[provider] else { return }
+        if settingsChanged, reason != .manual {
+            for pool in topology.allPools {
+                for model in pool.models where model.provider == provider {
+                    _ = pool.activate(model.id, trigger: "settings_changed", onlyIf: .providerDeactivated, now: clock.now())
+                }
+            }
+            return
+        }
+        health.restore(reason)
+    }
+
+    // MARK: Providers
+
+    /// A provider health probe's result (`discovery.health`).
+    func providerProbed(_ provider: String, error: (any Error)?, failureThreshold: Int) {
+        guard let health = topology.providerHealth[provider] else { return }
+        if let error {
+            if let change = health.record(success: false) { publishHealth(change, provider: provider) }
+            if health.recordProbeFailure() >= failureThreshold {
+                deactivateProvider(
+                    provider, reason: .healthProbeFailed, detail: "\(ProviderError.classify(error))")
+            }
+        } else {
+            if let change = health.record(success: true) { publishHealth(change, provider: provider) }
+            if let reason = health.snapshot.deactivation, reason != .manual {
+                recoverProvider(provider, trigger: "probe_success")
+            }
+        }
+    }
+
+    /// An authenticated probe (a model listing) of a provider out for bad credentials
+    /// succeeded: the credentials work again. A failed probe leaves it out.
+    func credentialsAccepted(_ provider: String) {
+        guard topology.providerHealth[provider]?.snapshot.deactivation == .authFailure else { return }
+        recoverProvider(provider, trigger: "credentials_probe_success")
+    }
+
+    func deactivateProvider(_ provider: String, reason: ProviderDeactivationReason, detail: String) {
+        guard let health = topology.providerHealth[provider], health.deactivate(reason, at: clock.now()) else { return }
+        stateChanged.signal()
+        let pools = topology.allPools
+        let affected = Array(Set(pools.flatMap { $0.models.filter { $0.provider == provider }.map(\.id) })).sorted()
+        emitter.emit(
+            RoutingEvent(
+                eventType: .providerDeactivated, timestamp: clock.now(), providerID: provider,
+                metadata: ["reason": .string(reason.rawValue), "models": .array(affected.map(JSONValue.string)),
+                    "detail": .string(detail)]))
+        for pool in pools {
+            for model in pool.models where model.provider == provider {
+                if let t = pool.deactivate(model.id, reason: .providerDeactivated, now: clock.now()) {
+                    publish(t, model: model.id, provider: provider, pool: pool)
+                }
+            }
+        }
+    }
+
+    func recoverProvider(_ provider: String, trigger: String) {
+        guard let health = topology.providerHealth[provider], health.recover() else { return }
+        stateChanged.signal()
+        emitter.emit(
+            RoutingEvent(
+                eventType: .providerRecovered, timestamp: clock.now(), providerID: provider,
+                metadata: ["trigger": .string(trigger)]))
+        for pool in topology.allPools {
+            for model in pool.models where model.provider == provider {
+                if let t = pool.activate(
+                    model.id, trigger: "provider_recovered", onlyIf: .providerDeactivated, now: clock.now())
+                {
+                    publish(t, model: model.id, provider: provider, pool: pool)
+                }
+            }
+        }
+    }
+
+    // MARK: Events
+
+    private func publish(_ transition: HealthTransition, model: String, provider: String, pool: CapabilityPool) {
+        stateChanged.signal()
+        let now = clock.now()
+        switch transition {
+        case .deactivated(let reason, let until):
+            var metadata: [String: JSONValue] = ["reason": .string(reason.rawValue)]
+            metadata["cooldown_until"] = until.map { .string(Timestamp.format($0)) } ?? .null
+            emitter.emit(
+                RoutingEvent(
+                    eventType: .modelDeactivated, timestamp: now, modelID: model, providerID: provider, poolID: pool.id,
+                    metadata: metadata))
+            statistics.modelLeftActive(model, at: now)
+        case .activated(let trigger):
+            emitter.emit(
+                RoutingEvent(
+                    eventType: .modelActivated, timestamp: now, modelID: model, providerID: provider, poolID: pool.id,
+                    metadata: ["trigger": .string(trigger)]))
+            statistics.modelReturned(model, at: now)
+            pool.strategy.didActivate(modelID: model)
+        }
+    }
+
+    private func publishHealth(_ change: ProviderHealth.Change, provider: String) {
+        switch change {
+        case .band(let old, let new, let band):
+            emitter.emit(
+                RoutingEvent(
+                    eventType: .providerHealthChanged, timestamp: clock.now(), providerID: provider,
+                    metadata: ["old_score": .double(Self.rounded(old)), "new_score": .double(Self.rounded(new)),
+                        "state": .string(band.rawValue)]))
+        }
+    }
+
+    static func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+}
