@@ -137,7 +137,7 @@ public final class BudgetLedger: Sendable {
             let s = map[scope] ?? ScopeState()
             return BudgetSpend(
                 daily: s.day.key == day ? s.day.spent : 0, monthly: s.month.key == month ? s.month.spent : 0,
-                total: s.total, limits: limits[scope])
+                total: s.total, limits: limits[scope], reserved: s.day.key == day ? s.day.reserved : 0)
         }
     }
 
@@ -234,6 +234,8 @@ public struct BudgetSpend: Sendable, Hashable {
     public var monthly: Double
     public var total: Double
     public var limits: BudgetLimits?
+    /// Held by requests in flight (today's period), USD: zero when the mesh is idle.
+    public var reserved: Double = 0
 }
 
 /// A request refused because it would breach a budget.

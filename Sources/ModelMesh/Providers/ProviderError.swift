@@ -29,22 +29,6 @@ public enum ProviderErrorClass: String, Sendable, Codable, CaseIterable {
     /// Anything else.
     case unknown = "unknown"
 
-    /// Whether the same model may be tried again after a backoff.
-    public var isRetryable: Bool {
-        switch self {
-        case .rateLimited, .serverError, .connection: true
-        default: false
-        }
-    }
-
-    /// Whether another model may be tried for the same request.
-    public var allowsRotation: Bool {
-        switch self {
-        case .invalidRequest, .contentPolicy, .cancelled: false
-        default: true
-        }
-    }
-
     /// Whether the failure says something about the model's health (counts toward deactivation).
     public var countsAsModelFailure: Bool {
         switch self {
