@@ -7,7 +7,7 @@ extension ProxyServer {
     static let endpointTemplates: [String] = [
         "/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/models/{id}", "/ready", "/metrics",
         "/v1/mesh/state", "/v1/mesh/explain", "/v1/mesh/models/{id}/activate", "/v1/mesh/models/{id}/deactivate",
-        "/v1/mesh/events",
+        "/v1/mesh/providers/{id}/activate", "/v1/mesh/providers/{id}/deactivate", "/v1/mesh/events",
     ]
 
     /// Paths that need no token: liveness and readiness probes.
@@ -58,6 +58,12 @@ extension ProxyServer {
                         return try await h.changeModelState(request, context: context)
                     }
                 ))
+        }
+        add(.post, "/v1/mesh/providers/{id}/activate", path: "/v1/mesh/providers/:id/activate") {
+            try await h.changeProviderState($0, context: $1, action: "activate")
+        }
+        add(.post, "/v1/mesh/providers/{id}/deactivate", path: "/v1/mesh/providers/:id/deactivate") {
+            try await h.changeProviderState($0, context: $1, action: "deactivate")
         }
         add(.get, "/v1/mesh/events") { try await h.events($0, context: $1) }
         return routes

@@ -54,6 +54,7 @@ public final class MockProvider: ProviderConnector {
         var calls: [Call] = []
         var healthy = true
         var listed: [String] = []
+        var listError: ProviderError?
     }
 
     private let state: Mutex<State>
@@ -73,14 +74,26 @@ public final class MockProvider: ProviderConnector {
     /// Every call so far.
     public var calls: [Call] { state.withLock { $0.calls } }
 
-    /// Number of calls so far.
-    public var callCount: Int { state.withLock { $0.calls.count } }
+    /// Number of requests so far (complete, stream, embed; model listings are not counted).
+    public var callCount: Int { state.withLock { $0.calls.count { $0.kind != "list_models" } } }
 
     /// What ``listModels()`` returns.
     public func setListedModels(_ ids: [String]) { state.withLock { $0.listed = ids } }
 
+    /// Makes ``listModels()`` fail with `error` (nil: answer again).
+    public func failListModels(with error: ProviderError?) { state.withLock { $0.listError = error } }
+
+    /// Records a `list_models` call, then answers with the listed models or the set error.
     public func listModels() async throws -> [ProviderModelInfo] {
-        state.withLock { $0.listed }.map { ProviderModelInfo(id: $0) }
+        let (listed, error) = state.withLock { s in
+            s.calls.append(
+                Call(
+                    kind: "list_models", request: nil, target: ModelTarget(modelID: "", wireName: "", providerID: ""),
+                    attempt: 0, time: Date()))
+            return (s.listed, s.listError)
+        }
+        if let error { throw error }
+        return listed.map { ProviderModelInfo(id: $0) }
     }
 
     /// Whether ``healthCheck()`` succeeds.

@@ -243,3 +243,26 @@ final class FlushRecorder: ObservabilityConnector {
     func emit(_ event: RoutingEvent) throws {}
     func flush(_ stats: [String: AggregateStats]) throws { continuation.yield(stats) }
 }
+
+@Suite struct ProviderStateAPITests {
+    @Test("POST /v1/mesh/providers/{id}/deactivate and /activate move every model of the provider")
+    func providerActivation() async throws {
+        try await withProxy(twoModels()) { client in
+            let off = try await client.send(.POST, "/v1/mesh/providers/p-vendor.alpha/deactivate")
+            #expect(off.status == 200)
+            #expect(off.json["state"]?.stringValue == "deactivated")
+            let state = try await client.send(.GET, "/v1/mesh/state")
+            let provider = state.json["providers"]?.arrayValue?.first { $0["id"]?.stringValue == "p-vendor.alpha" }
+            #expect(provider?["reason"]?.stringValue == "manual")
+            #expect(try await client.chat().header("x-modelmesh-model") == "vendor.beta")
+
+            let on = try await client.send(.POST, "/v1/mesh/providers/p-vendor.alpha/activate")
+            #expect(on.status == 200)
+            #expect(on.json["state"]?.stringValue == "active")
+            #expect(try await client.chat().header("x-modelmesh-model") == "vendor.alpha")
+
+            let unknown = try await client.send(.POST, "/v1/mesh/providers/p-nobody/deactivate")
+            #expect(unknown.status == 404)
+        }
+    }
+}

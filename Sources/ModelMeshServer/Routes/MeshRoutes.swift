@@ -43,6 +43,24 @@ extension ProxyHandlers {
         return try Self.json(StateChange(model: model, pool: pool, action: action, changed: changed))
     }
 
+    struct ProviderStateChange: Codable {
+        var provider: String
+        var action: String
+        /// The provider's state afterwards: `active` or `deactivated`.
+        var state: String
+    }
+
+    /// `POST /v1/mesh/providers/{id}/activate` and `.../deactivate`: every model of the
+    /// provider, in every pool, out (reason `provider_deactivated`) or back.
+    func changeProviderState(_ request: Request, context: ProxyRequestContext, action: String) async throws -> Response {
+        let provider = try context.parameters.require("id")
+        if action == "activate" { try mesh.activateProvider(provider) } else { try mesh.deactivateProvider(provider) }
+        context.logger.info(
+            "Provider state changed through the API", metadata: ["provider": "\(provider)", "action": "\(action)"])
+        let state = mesh.describe().providers.first { $0.id == provider }?.state ?? "unknown"
+        return try Self.json(ProviderStateChange(provider: provider, action: action, state: state))
+    }
+
     /// `GET /v1/mesh/events`: routing events as server-sent events, until the client goes
     /// away or the server shuts down. `?events=model_deactivated,rotation` keeps only the
     /// listed event types or categories.
