@@ -13,11 +13,7 @@ import Foundation
 /// task is cancelled, or, when the caller simply drops the stream without cancelling,
 /// when the relay is released (its termination hook).
 final class StreamRelay: @unchecked Sendable {
-    struct Segment {
-        var model: ModelConfiguration
-        var reservation: BudgetLedger.Reservation
-        var usage: Usage?
-    }
+    typealias Segment = StreamRelayMachine.Segment
 
     private let router: Router
     private let request: ChatCompletionRequest
@@ -25,11 +21,7 @@ final class StreamRelay: @unchecked Sendable {
     private var remaining: [SelectionCandidate]
     private var source: ChunkSource
     private var buffered: [ChatCompletionChunk]
-    private var segments: [Segment]
-    private var deliveredText = ""
-    private var finished = false
-    private let streamID: String
-    private let includeUsage: Bool
+    private var machine: StreamRelayMachine
     private let policy: StreamPolicy
 
     init(
@@ -42,10 +34,10 @@ final class StreamRelay: @unchecked Sendable {
         self.remaining = remaining
         self.source = source
         buffered = firstChunks
-        segments = [segment]
-        streamID = firstChunks.first?.id ?? "chatcmpl-\(journey.requestID)"
-        includeUsage = request.streamOptions?["include_usage"]?.boolValue == true
         policy = journey.pool.configuration.stream
+        machine = StreamRelayMachine(
+            first: segment, streamID: firstChunks.first?.id ?? "chatcmpl-\(journey.requestID)",
+            includeUsage: request.streamOptions?["include_usage"]?.boolValue == true, midStream: policy.midStream)
     }
 
     deinit {
@@ -60,10 +52,10 @@ final class StreamRelay: @unchecked Sendable {
     func next() async throws -> ChatCompletionChunk? {
         while true {
             if !buffered.isEmpty {
-                if let chunk = deliver(buffered.removeFirst()) { return chunk }
+                if let chunk = machine.received(buffered.removeFirst()) { return chunk }
                 continue
             }
-            if finished { return nil }
+            if machine.state == .finished { return nil }
             let chunk: ChatCompletionChunk?
             do {
                 chunk = try await source.next(timeout: policy.idleTimeout, what: "idle_timeout")
@@ -75,27 +67,15 @@ final class StreamRelay: @unchecked Sendable {
                 finish(success: true, error: nil)
                 return nil
             }
-            if let chunk = deliver(chunk) { return chunk }
+            if let chunk = machine.received(chunk) { return chunk }
         }
-    }
-
-    /// Bookkeeping for one chunk; nil when the caller should not see it.
-    private func deliver(_ upstream: ChatCompletionChunk) -> ChatCompletionChunk? {
-        var chunk = upstream
-        chunk.id = streamID
-        if let usage = chunk.usage {
-            segments[segments.count - 1].usage = usage
-            if chunk.choices.isEmpty, !includeUsage { return nil }
-        }
-        for choice in chunk.choices { deliveredText += choice.delta.content ?? "" }
-        return chunk
     }
 
     /// A failure after output began: resume on the next model that accepts an assistant
     /// prefill, or end with an in-band error naming the interruption.
     private func recover(from error: any Error) async throws {
         let failure = ProviderError.classify(error)
-        let current = segments[segments.count - 1].model
+        let current = machine.segments[machine.segments.count - 1].model
         if failure.errorClass == .cancelled || Task.isCancelled {
             finish(success: false, error: "cancelled", status: 499)
             throw CancellationError()
@@ -109,41 +89,34 @@ final class StreamRelay: @unchecked Sendable {
         let resumable = remaining.filter { candidate in
             router.topology.models[candidate.modelID].map(router.health.acceptsPrefill) == true
         }
-        if policy.midStream == .continue, !resumable.isEmpty {
-            var prefill = request
-            prefill.messages.append(.assistant(deliveredText))
-            journey.isContinuation = true
-            let attemptsBefore = journey.attempts.count
-            do {
-                let opened = try await router.openStream(prefill, journey: &journey, chain: resumable)
-                remaining = Array(resumable.drop { $0.modelID != opened.segment.model.id }.dropFirst())
-                source = opened.source
-                // The caller already has the assistant role; only new content follows.
-                buffered = opened.firstChunks.compactMap { chunk in
-                    var c = chunk
-                    for i in c.choices.indices { c.choices[i].delta.role = nil }
-                    return c.carriesOutput || c.usage != nil ? c : nil
-                }
-                segments.append(opened.segment)
-                return
-            } catch {
-                if Task.isCancelled {
-                    finish(success: false, error: "cancelled", status: 499)
-                    throw CancellationError()
-                }
-                let tried = journey.attempts.dropFirst(attemptsBefore).map(\.modelID)
-                finish(success: false, error: failure.description)
-                throw interrupted(after: failure, resumeTried: tried)
-            }
+        guard case .resume(let delivered) = machine.failed(canResume: !resumable.isEmpty) else {
+            finish(success: false, error: failure.description)
+            throw interrupted(after: failure, resumeTried: nil)
         }
-        finish(success: false, error: failure.description)
-        throw interrupted(after: failure, resumeTried: nil)
+        var prefill = request
+        prefill.messages.append(.assistant(delivered))
+        journey.isContinuation = true
+        let attemptsBefore = journey.attempts.count
+        do {
+            let opened = try await router.openStream(prefill, journey: &journey, chain: resumable)
+            remaining = Array(resumable.drop { $0.modelID != opened.segment.model.id }.dropFirst())
+            source = opened.source
+            buffered = machine.resumed(on: opened.segment, first: opened.firstChunks)
+        } catch {
+            if Task.isCancelled {
+                finish(success: false, error: "cancelled", status: 499)
+                throw CancellationError()
+            }
+            let tried = journey.attempts.dropFirst(attemptsBefore).map(\.modelID)
+            finish(success: false, error: failure.description)
+            throw interrupted(after: failure, resumeTried: tried)
+        }
     }
 
     /// The in-band error: it names the interruption itself, never a fallback's refusal
     /// of the continuation.
     private func interrupted(after failure: ProviderError, resumeTried: [String]?) -> ModelMeshError {
-        var message = "The stream from \(segments.last?.model.id ?? "the upstream") broke after output began "
+        var message = "The stream from \(machine.segments.last?.model.id ?? "the upstream") broke after output began "
             + "(\(failure.errorClass.rawValue): \(failure.message))"
         if let resumeTried {
             message += "; no other model could continue it"
@@ -156,18 +129,18 @@ final class StreamRelay: @unchecked Sendable {
             poolID: journey.pool.id, attempts: journey.attempts)
     }
 
+    /// Settles every segment's reservation and writes the request log, once.
     private func finish(success: Bool, error: String?, status: Int? = nil) {
-        guard !finished else { return }
-        finished = true
-        for segment in segments {
+        guard let settlement = machine.finish(success: success, error: error, status: status) else { return }
+        var total = 0.0
+        for segment in settlement.segments {
             let cost = segment.usage.flatMap { u in segment.model.pricing?.cost(of: u) }
             router.settle(segment.reservation, actual: cost)
-        }
-        let cost = segments.reduce(0.0) { total, segment in
-            total + (segment.usage.flatMap { u in segment.model.pricing?.cost(of: u) } ?? 0)
+            total += cost ?? 0
         }
         router.recorder.logRequest(
-            journey: journey, model: segments.last?.model, usage: segments.last?.usage, cost: cost,
-            streaming: true, error: success ? nil : error, status: status, prompt: request, response: deliveredText)
+            journey: journey, model: settlement.segments.last?.model, usage: settlement.segments.last?.usage,
+            cost: total, streaming: true, error: settlement.error, status: settlement.status, prompt: request,
+            response: settlement.deliveredText)
     }
 }
