@@ -424,6 +424,24 @@ import Testing
         #expect(single.observability.connectors.first?.channels == Set(ObservabilityChannel.allCases))
     }
 
+    @Test func consoleGivenAChannelOnPurposePrintsIt() throws {
+        let yaml = """
+            observability:
+              logging: {connector: modelmesh.console.v1}
+              statistics: {connector: modelmesh.console.v1, statistics: false}
+              connectors:
+                - {connector: modelmesh.console.v1, channels: [events, logs, stats, traces]}
+            """
+        let connectors = try ConfigurationLoader.parse(yaml: yaml, environment: [:]).observability.connectors
+        #expect(connectors[0].settings == ["requests": .bool(true), "statistics": .bool(true)])
+        #expect(connectors[1].settings == ["requests": .bool(true)])
+        #expect(connectors[2].settings == ["statistics": .bool(false)])
+        // The single-connector shape keeps the console's own defaults.
+        let single = try ConfigurationLoader.parse(
+            yaml: "observability: {connector: modelmesh.console.v1}", environment: [:])
+        #expect(single.observability.connectors.first?.settings == [:])
+    }
+
     @Test func localFileStorageWithoutPolicyPersists() throws {
         let config = try ConfigurationLoader.parse(
             yaml: "storage: {connector: modelmesh.local-file.v1, path: ./state.json}", environment: [:])

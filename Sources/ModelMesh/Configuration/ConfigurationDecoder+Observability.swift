@@ -276,7 +276,13 @@ extension ConfigurationDecoder {
                 events, of: "a connector without the events channel", hint: "Add `events` to its channels")
         }
         checkSettings(settings, connector: id, channels: received)
-        return .init(connector: id, events: filter, settings: self.settings(settings), channels: received)
+        var values = self.settings(settings)
+        // A console given request logs or statistics on purpose prints them (its own default is off).
+        if id == ConsoleConnector.id, received != Set(ObservabilityChannel.allCases) || channels != nil {
+            if received.contains(.logs), values["requests"] == nil { values["requests"] = .bool(true) }
+            if received.contains(.statistics), values["statistics"] == nil { values["statistics"] = .bool(true) }
+        }
+        return .init(connector: id, events: filter, settings: values, channels: received)
     }
 
     /// A `channels:` list.
