@@ -61,3 +61,35 @@ import Testing
         #expect(afterUnknown.map(\.modelID) == ["small", "same", "huge", "large", "unknown1", "unknown2"])
     }
 }
+
+@Suite struct RetryCodeTests {
+    func decide(_ errorClass: ProviderErrorClass, status: Int?, retry: RetryPolicy) -> AttemptDecision {
+        AttemptDecision.after(
+            ProviderError(errorClass, status: status, message: "x"), attempt: 1, of: 3, retry: retry,
+            rotateOnContentPolicy: false, timeLeft: .seconds(60), jitter: 1)
+    }
+
+    @Test func retryableCodesDecideWhatIsRepeatedOnTheSameModel() {
+        var retry = RetryPolicy()
+        #expect(decide(.serverError, status: 529, retry: retry) == .retry(after: .milliseconds(500)))
+        retry.retryableCodes = [429]
+        #expect(decide(.serverError, status: 503, retry: retry) == .rotate)
+        #expect(decide(.rateLimited, status: 429, retry: retry) == .retry(after: .milliseconds(500)))
+        // A status the class alone would not retry, listed as transient by the operator.
+        retry.retryableCodes = [409]
+        retry.nonRetryableCodes = [400]
+        #expect(decide(.invalidRequest, status: 409, retry: retry) == .retry(after: .milliseconds(500)))
+        #expect(decide(.invalidRequest, status: 400, retry: retry) == .fail)
+        // Connection failures carry no status and are always retried; timeouts never are.
+        #expect(decide(.connection, status: nil, retry: retry) == .retry(after: .milliseconds(500)))
+        #expect(decide(.timeout, status: 408, retry: RetryPolicy()) == .rotate)
+    }
+
+    @Test func nonRetryableCodesAreNeverRepeated() {
+        var retry = RetryPolicy()
+        retry.retryableCodes = [429, 500]
+        retry.nonRetryableCodes = [503]
+        #expect(decide(.serverError, status: 503, retry: retry) == .rotate)
+        #expect(decide(.quotaExhausted, status: 429, retry: RetryPolicy()) == .rotate)
+    }
+}

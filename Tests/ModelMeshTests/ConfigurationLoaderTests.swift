@@ -65,6 +65,8 @@ import Testing
               max_delay: 2s
               timeout: 1m
               honor_retry_after: false
+              retryable_codes: [429, 503]
+              scope: same_provider
             deactivation:
               retry_limit: 4
               error_rate_threshold: 0.25
@@ -79,6 +81,7 @@ import Testing
               backoff_multiplier: 3
               probe_interval: 5m
               probe_on_start: true
+              announce_on_start: true
             stream:
               first_token_timeout: 20s
               idle_timeout: 1.5s
@@ -87,21 +90,26 @@ import Testing
           fast:
             models: [openai.gpt-4o-mini, openai.gpt-4o]
             rotation:                     # the nested per-connector spelling
-              policy: rotation.modelmesh.round-robin.v1
+              policy: rotation.modelmesh.priority-selection.v1
               deactivation: {retry_limit: 7}
               recovery: {cooldown: 2m}
               selection:
                 model_priority: [openai.gpt-4o]
-                session_timeout: 10m
-                rate_limit: {threshold: 0.7, max_rpm: 60}
             failure_threshold: 2          # flat spelling wins over rotation.deactivation.retry_limit
             cooldown_seconds: 15
+          sticky:
+            capability: chat
+            rotation: {policy: session-stickiness, selection: {session_timeout: 10m}}
+          headroom:
+            capability: chat
+            strategy: rate-limit-aware
+            rate_limit: {threshold: 0.7, max_rpm: 60}
           text-embeddings: {}             # no capability, no models: the id is the capability
 
         storage:
           connector: modelmesh.local-file.v1
           path: ./state.json
-          sync_policy: sync-on-boundary
+          sync_policy: periodic
           sync_interval: 2m
 
         observability:
@@ -114,13 +122,13 @@ import Testing
               url: https://hooks.example.com/mesh
               headers: {Authorization: "Bearer ${secrets:HOOK_TOKEN}"}
               events: {filter: [rotation, health]}
-          logging: {level: summary, redact_secrets: true}
+          logging: {level: summary, redact_secrets: true, max_payload_size: 8KB}
           statistics: {flush_interval: 30s}
           tracing: {min_severity: warning}
 
         discovery:
           sync: {interval: 2h}
-          health: {interval: 30s, timeout: 5s, failure_threshold: 5}
+          health: {interval: 30s, failure_threshold: 5}
 
         proxy:
           host: 0.0.0.0
@@ -139,9 +147,6 @@ import Testing
           monthly_limit: 200
           per_request_limit: 0.5
           alert_threshold: 0.75
-
-        connectors:
-          packages: []
         """
 
     static let environment = [
@@ -199,7 +204,7 @@ import Testing
         #expect(sonnet.contextWindow == 200_000)
         #expect(config.models[3].capabilities == ["representation.embeddings.text-embeddings"])
 
-        #expect(config.pools.map(\.id) == ["chat", "fast", "text-embeddings"])
+        #expect(config.pools.map(\.id) == ["chat", "fast", "sticky", "headroom", "text-embeddings"])
         let chat = config.pools[0]
         #expect(chat.capability == "generation.text-generation.chat-completion")
         #expect(chat.models == nil)
@@ -222,6 +227,10 @@ import Testing
         #expect(chat.recovery.backoffMultiplier == 3)
         #expect(chat.recovery.probeInterval == .seconds(300))
         #expect(chat.recovery.announceOnStart)
+        #expect(chat.recovery.probeOnStart)
+        #expect(chat.retry.retryableCodes == [429, 503])
+        #expect(chat.retry.nonRetryableCodes == [400, 401, 403])
+        #expect(chat.retry.scope == .sameProvider)
         #expect(chat.stream.firstTokenTimeout == .seconds(20))
         #expect(chat.stream.idleTimeout == .milliseconds(1500))
         #expect(chat.stream.midStream == .fail)
@@ -233,19 +242,19 @@ import Testing
         let fast = config.pools[1]
         #expect(fast.models == ["openai.gpt-4o-mini", "openai.gpt-4o"])
         #expect(fast.capability == nil)
-        #expect(fast.strategy == "modelmesh.round-robin.v1")
+        #expect(fast.strategy == "modelmesh.priority-selection.v1")
         #expect(fast.deactivation.retryLimit == 2)
         #expect(fast.recovery.cooldown == .seconds(15))
         #expect(fast.modelPriority == ["openai.gpt-4o"])
-        #expect(fast.sessionTimeout == .seconds(600))
-        #expect(fast.rateLimit.threshold == 0.7)
-        #expect(fast.rateLimit.maxRequestsPerMinute == 60)
-        #expect(config.pools[2].capability == "representation.embeddings.text-embeddings")
-        #expect(config.pools[2].strategy == "modelmesh.stick-until-failure.v1")
+        #expect(config.pools[2].sessionTimeout == .seconds(600))
+        #expect(config.pools[3].rateLimit.threshold == 0.7)
+        #expect(config.pools[3].rateLimit.maxRequestsPerMinute == 60)
+        #expect(config.pools[4].capability == "representation.embeddings.text-embeddings")
+        #expect(config.pools[4].strategy == "modelmesh.stick-until-failure.v1")
 
         #expect(config.storage.connector == "modelmesh.local-file.v1")
         #expect(config.storage.path == "./state.json")
-        #expect(config.storage.syncPolicy == .syncOnBoundary)
+        #expect(config.storage.syncPolicy == .periodic)
         #expect(config.storage.syncInterval == .seconds(120))
 
         let observability = config.observability
@@ -258,6 +267,8 @@ import Testing
             observability.connectors[1].settings["headers"] == .object(["Authorization": .string("Bearer hook-secret")])
         )
         #expect(observability.logLevel == .summary)
+        #expect(observability.maxPayloadSize == 8192)
+        #expect(observability.connectors.map(\.channels) == [[.events], [.events]])
         #expect(observability.statisticsFlushInterval == .seconds(30))
         #expect(observability.traceMinSeverity == .warning)
 
@@ -265,7 +276,6 @@ import Testing
         #expect(config.discovery.syncInterval == .seconds(7200))
         #expect(config.discovery.healthEnabled)
         #expect(config.discovery.healthInterval == .seconds(30))
-        #expect(config.discovery.healthTimeout == .seconds(5))
         #expect(config.discovery.healthFailureThreshold == 5)
 
         #expect(config.proxy.host == "0.0.0.0")
@@ -355,10 +365,11 @@ import Testing
         #expect(connector.settings == ["url": .string("https://example.com/hook"), "batch_size": .int(10)])
 
         let code = try ConfigurationLoader.parse(
-            yaml: "observability: {connector: modelmesh.null.v1, config: {x: 1}}", environment: [:])
-        #expect(code.observability.connectors.map(\.connector) == ["modelmesh.null.v1"])
+            yaml: "observability: {connector: modelmesh.console.v1, config: {prefix: app}}", environment: [:])
+        #expect(code.observability.connectors.map(\.connector) == ["modelmesh.console.v1"])
         #expect(code.observability.connectors.first?.events == nil)
-        #expect(code.observability.connectors.first?.settings == ["x": .int(1)])
+        #expect(code.observability.connectors.first?.settings == ["prefix": .string("app")])
+        #expect(code.observability.connectors.first?.channels == Set(ObservabilityChannel.allCases))
     }
 
     @Test func loggingConnectorReceivesNoEventsAndConsoleStays() throws {

@@ -55,14 +55,14 @@ import Testing
         let yaml = """
             secrets: {store: modelmesh.dotenv.v1, path: \(file.path)}
             providers:
-              openai: {api_key: "${secrets:OPENAI_KEY}", a: "${secrets:QUOTED}", b: "${secrets:INLINE}", c: "${secrets:MULTI}"}
+              openai: {api_key: "${secrets:OPENAI_KEY}", organization: "${secrets:QUOTED}", project: "${secrets:INLINE}", x_title: "${secrets:MULTI}"}
             """
         let config = try ConfigurationLoader.parse(yaml: yaml, environment: ["OPENAI_KEY": "from-env"])
         let provider = config.providers[0]
         #expect(provider.apiKey?.value == "sk-dotenv")
-        #expect(provider.settings["a"] == .string("has # hash"))
-        #expect(provider.settings["b"] == .string("value"))
-        #expect(provider.settings["c"] == .string("first second"))
+        #expect(provider.settings["organization"] == .string("has # hash"))
+        #expect(provider.settings["project"] == .string("value"))
+        #expect(provider.settings["x_title"] == .string("first second"))
     }
 
     @Test func dotenvPathFromEnvironmentVariable() throws {
@@ -171,7 +171,7 @@ import Testing
               openai:
                 api_key: "${secrets:openai}"
                 headers: {Authorization: "Bearer ${secrets:hook}"}
-                custom_token: "${secrets:mem}"
+                x_title: "${secrets:mem}"
               broken: {connector: nope.v1, api_key: "${secrets:openai}"}
             models:
               openai.gpt-4o: {provider: openai, capabilities: [chat], context_window: "${secrets:openai}"}
@@ -180,6 +180,7 @@ import Testing
             observability:
               routing:
                 connector: modelmesh.webhook.v1
+                url: https://hooks.example.com/mesh
                 headers: {Authorization: "Bearer ${secrets:hook}"}
                 events: ["${secrets:mem}"]
             proxy: {tokens: ["${secrets:proxy}"], port: "${secrets:proxy}", body_limit: "${secrets:mem}"}
@@ -203,7 +204,7 @@ import Testing
         .replacingOccurrences(of: ", port: \"${secrets:proxy}\", body_limit: \"${secrets:mem}\"", with: "")
         let config = try ConfigurationLoader.parse(yaml: valid, environment: [:])
         #expect(config.providers[0].apiKey?.value == "sk-LEAK-1")
-        #expect(config.providers[0].settings["custom_token"] == .string("mem-LEAK-4"))
+        #expect(config.providers[0].settings["x_title"] == .string("mem-LEAK-4"))
         #expect(
             config.observability.connectors[0].settings["headers"]
                 == .object(["Authorization": .string("Bearer tok-LEAK-2")]))

@@ -81,8 +81,22 @@ import Testing
 
     @Test func connectorSpecificProviderKeysAreSettings() throws {
         let config = try ConfigurationLoader.parse(
-            yaml: "providers:\n  openai: {api_key: k, organization: o, some_vendor_flag: true}", environment: [:])
-        #expect(config.providers[0].settings == ["organization": .string("o"), "some_vendor_flag": .bool(true)])
+            yaml: """
+                providers:
+                  openai: {api_key: k, organization: o, stream_usage: false}
+                  anthropic: {api_key: k, anthropic_version: "2023-06-01", max_tokens: 4096}
+                  google: {connector: google.gemini.v1, api_key: k, safety_settings: []}
+                """, environment: [:])
+        #expect(config.providers[0].settings == ["organization": .string("o"), "stream_usage": .bool(false)])
+        #expect(config.providers[1].settings == ["anthropic_version": .string("2023-06-01"), "max_tokens": .int(4096)])
+        #expect(config.providers[2].settings == ["safety_settings": .array([])])
+        // A key no connector reads is an error, not a silently kept setting.
+        expectIssue(
+            "providers:\n  openai: {api_key: k, some_vendor_flag: true}", .unknownKey,
+            at: "providers.openai.some_vendor_flag")
+        expectIssue(
+            "providers:\n  openai: {api_key: k, safety_settings: []}", .notSupported,
+            at: "providers.openai.safety_settings")
     }
 
     @Test func unknownProviderConnector() {
@@ -146,7 +160,8 @@ import Testing
             Self.base + "pools:\n  chat: {capability: chat, providers: [anthropic]}", .undefinedReference,
             at: "pools.chat.providers[0]")
         expectIssue(
-            Self.base + "pools:\n  chat: {capability: chat, model_weights: {openai.gpt-5: 2}}", .undefinedReference,
+            Self.base + "pools:\n  chat: {capability: chat, strategy: load-balanced, model_weights: {openai.gpt-5: 2}}",
+            .undefinedReference,
             at: "pools.chat.model_weights.openai.gpt-5")
         let duplicate = expectIssue(
             Self.base + "pools:\n  chat: {models: [openai.gpt-4o, openai.gpt-4o]}", .invalidValue,

@@ -79,8 +79,8 @@ import Testing
         // model_deactivated happened too, but the filter lets only rotations through.
         #expect(events.count == 1)
         #expect(events.first?.contains("\"event_type\":\"model_rotated\"") == true)
-        // The same file also receives the request log (its own channel).
-        #expect(lines.contains { $0.contains("\"kind\":\"request_log\"") })
+        // The routing connector receives routing events only: no request log, trace or statistics line.
+        #expect(lines.allSatisfy { $0.contains("\"event_type\"") && !$0.contains("\"kind\"") })
     }
 }
 

@@ -105,6 +105,58 @@ import Testing
         #expect(counts["c"] == nil)
     }
 
+    /// Candidates reporting `remaining` of `limit` requests left.
+    func withRateLimits(_ reports: [(remaining: Int, limit: Int)?]) -> [SelectionCandidate] {
+        var list = candidates(reports.indices.map { "m\($0)" })
+        for (i, report) in reports.enumerated() {
+            guard let report else { continue }
+            list[i].rateLimit = RateLimitStatus(limitRequests: report.limit, remainingRequests: report.remaining)
+        }
+        return list
+    }
+
+    func firstCounts(_ s: LoadBalancedStrategy, _ list: [SelectionCandidate], requests: Int) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for _ in 0..<requests { counts[s.order(list, context: context()).first?.modelID ?? "", default: 0] += 1 }
+        return counts
+    }
+
+    @Test func loadBalancedRelativeModeFollowsTheFractionLeft() {
+        // 80 %, 70 % and 40 % of the limit left: 42 %, 37 % and 21 % of the requests.
+        let list = withRateLimits([(800, 1000), (70, 100), (2000, 5000)])
+        let counts = firstCounts(LoadBalancedStrategy(mode: .relative), list, requests: 190)
+        #expect(counts == ["m0": 80, "m1": 70, "m2": 40])
+    }
+
+    @Test func loadBalancedAbsoluteModeFollowsTheRequestsLeft() {
+        // 400, 700 and 120 requests left: 33 %, 57 % and 10 %.
+        let list = withRateLimits([(400, 1000), (700, 10_000), (120, 200)])
+        let counts = firstCounts(LoadBalancedStrategy(mode: .absolute), list, requests: 1220)
+        #expect(counts == ["m0": 400, "m1": 700, "m2": 120])
+    }
+
+    @Test func loadBalancedModesCombineWithWeightsAndFillUnknownWithTheMedian() {
+        // m2 has no report: it counts at the median capacity (0.5) of m0 (0.8) and m1 (0.2).
+        var list = withRateLimits([(80, 100), (20, 100), nil])
+        list[0].weight = 2
+        let s = LoadBalancedStrategy()
+        #expect(s.shares(of: list, now: now) == [1.6, 0.2, 0.5])
+        #expect(LoadBalancedStrategy(mode: .absolute).shares(of: list, now: now) == [160, 20, 50])
+        // A reported window that has reset says nothing.
+        list[1].rateLimit?.resetRequestsAt = now.addingTimeInterval(-1)
+        #expect(s.shares(of: list, now: now) == [1.6, 0.8, 0.8])
+        // Without any report both modes split by weight alone.
+        let plain = candidates(["a", "b"])
+        #expect(LoadBalancedStrategy(mode: .absolute).shares(of: plain, now: now) == [1, 1])
+    }
+
+    @Test func loadBalancedModeComesFromThePool() throws {
+        var pool = PoolConfiguration(id: "chat", strategy: "load-balanced")
+        pool.balanceMode = .absolute
+        let strategy = try #require(StrategyRegistry.builtIn.make(for: pool) as? LoadBalancedStrategy)
+        #expect(strategy.mode == .absolute)
+    }
+
     @Test func registryResolvesIDsAndShortNamesAndRejectsUnknown() {
         let registry = StrategyRegistry.builtIn
         for name in ConnectorID.strategyNames {

@@ -9,6 +9,15 @@ import Synchronization
 /// UTC calendar periods. Spend is tracked for the scopes that have limits; with no limits
 /// configured the ledger stays out of the routing path entirely (costs still reach the
 /// statistics and request logs).
+///
+/// When settled spend in a day or month reaches `alert_threshold` × that period's limit, the
+/// ledger raises an ``Alert``, once per scope and period: ``settle(_:actual:now:)`` returns
+/// it, and the ledger hands it to its alert handler (built with an ``EventEmitter``, a
+/// `warning` trace from component `budget`).
+///
+/// ```swift
+/// let ledger = BudgetLedger(limits: ["global": BudgetLimits(daily: 10)], emitter: mesh.events)
+/// ```
 public final class BudgetLedger: Sendable {
     /// Identifies a spend scope: `global`, `provider:<id>`, `pool:<id>`, `model:<id>`.
     public typealias ScopeKey = String
@@ -17,13 +26,23 @@ public final class BudgetLedger: Sendable {
         var key = ""
         var spent = 0.0
         var reserved = 0.0
+        /// The alert of this period was raised (optional: state saved before alerts decodes).
+        var alerted: Bool?
 
         mutating func roll(to newKey: String) {
             if key != newKey {
                 key = newKey
                 spent = 0
                 reserved = 0
+                alerted = nil
             }
+        }
+
+        /// Whether spend just reached `threshold` × `limit` for the first time this period.
+        mutating func crossed(_ limit: Double?, threshold: Double) -> Double? {
+            guard let limit, limit > 0, alerted != true, spent > 0, spent >= threshold * limit else { return nil }
+            alerted = true
+            return limit
         }
     }
 
@@ -41,6 +60,57 @@ public final class BudgetLedger: Sendable {
         let monthKey: String
     }
 
+    /// A scope whose settled spend in one period reached its alert threshold.
+    public struct Alert: Sendable, Hashable {
+        /// Which limit the alert is about.
+        public enum Period: String, Sendable, Hashable, CaseIterable {
+            case daily, monthly
+        }
+
+        /// The component of the alert's trace entry.
+        public static let component = "budget"
+
+        /// `global`, `provider:<id>`, `pool:<id>` or `model:<id>`.
+        public var scope: ScopeKey
+        public var period: Period
+        /// The UTC period: `2026-01-15` for a day, `2026-01` for a month.
+        public var periodKey: String
+        /// The period's limit, USD.
+        public var limit: Double
+        /// Settled spend in the period, USD.
+        public var spent: Double
+        /// The scope's `alert_threshold`, a fraction of the limit.
+        public var threshold: Double
+        /// When the settlement that raised it happened.
+        public var raisedAt: Date
+
+        public init(
+            scope: ScopeKey, period: Period, periodKey: String, limit: Double, spent: Double, threshold: Double,
+            raisedAt: Date = Date()
+        ) {
+            self.scope = scope
+            self.period = period
+            self.periodKey = periodKey
+            self.limit = limit
+            self.spent = spent
+            self.threshold = threshold
+            self.raisedAt = raisedAt
+        }
+
+        /// The alert as a `warning` trace entry from component `budget`, stamped ``raisedAt``,
+        /// with metadata `scope`, `period`, `period_key`, `limit`, `spent` and `threshold`.
+        public var traceEntry: TraceEntry {
+            TraceEntry(
+                severity: .warning, timestamp: raisedAt, component: Self.component,
+                message: "Budget alert: \(scope) \(period.rawValue) spend $\(BudgetError.money(spent)) reached "
+                    + "\(Int((threshold * 100).rounded()))% of its $\(BudgetError.money(limit)) limit",
+                metadata: [
+                    "scope": .string(scope), "period": .string(period.rawValue), "period_key": .string(periodKey),
+                    "limit": .double(limit), "spent": .double(spent), "threshold": .double(threshold),
+                ])
+        }
+    }
+
     /// A limit a request would break.
     public struct Refusal: Sendable, Equatable {
         /// e.g. `provider:openai.daily`.
@@ -51,10 +121,20 @@ public final class BudgetLedger: Sendable {
 
     private let limits: [ScopeKey: BudgetLimits]
     private let state = Mutex<[ScopeKey: ScopeState]>([:])
+    private let onAlert: (@Sendable (Alert) -> Void)?
 
     /// A ledger enforcing `limits` keyed by scope.
-    public init(limits: [ScopeKey: BudgetLimits]) {
+    ///
+    /// - Parameter onAlert: called (outside the ledger's lock) with each alert ``settle(_:actual:now:)`` raises.
+    public init(limits: [ScopeKey: BudgetLimits], onAlert: (@Sendable (Alert) -> Void)? = nil) {
         self.limits = limits.filter { !$0.value.isEmpty }
+        self.onAlert = onAlert
+    }
+
+    /// A ledger enforcing `limits` that sends each alert to `emitter` as a `warning` trace
+    /// (``Alert/traceEntry``).
+    public convenience init(limits: [ScopeKey: BudgetLimits], emitter: EventEmitter) {
+        self.init(limits: limits) { [weak emitter] alert in emitter?.trace(alert.traceEntry) }
     }
 
     /// Whether any limit is configured (otherwise the routing path skips the ledger).
@@ -93,13 +173,21 @@ public final class BudgetLedger: Sendable {
 
     /// Replaces the reservation with the real cost. With `actual == nil` (a stream that
     /// ended without usage) the whole reservation is kept as spent.
-    public func settle(_ reservation: Reservation, actual: Double?) {
-        guard !reservation.scopes.isEmpty else { return }
+    ///
+    /// - Parameter now: when the request was settled, for the alerts' timestamps.
+    /// - Returns: the alerts this settlement raised: each scope whose daily or monthly spend
+    ///   reached its `alert_threshold` × limit for the first time in the reservation's period.
+    ///   They also go to the ledger's alert handler.
+    @discardableResult
+    public func settle(_ reservation: Reservation, actual: Double?, now: Date = Date()) -> [Alert] {
+        guard !reservation.scopes.isEmpty else { return [] }
         let cost = actual ?? reservation.amount
-        state.withLock { map in
+        let alerts = state.withLock { map -> [Alert] in
+            var alerts: [Alert] = []
             for scope in reservation.scopes {
                 var s = map[scope, default: ScopeState()]
-                if limits[scope] != nil {
+                let limit = limits[scope]
+                if limit != nil {
                     if s.day.key == reservation.dayKey { s.day.reserved = max(0, s.day.reserved - reservation.amount) }
                     if s.month.key == reservation.monthKey {
                         s.month.reserved = max(0, s.month.reserved - reservation.amount)
@@ -110,9 +198,28 @@ public final class BudgetLedger: Sendable {
                 s.day.spent += cost
                 s.month.spent += cost
                 s.total += cost
+                if let limit {
+                    if let daily = s.day.crossed(limit.daily, threshold: limit.alertThreshold) {
+                        alerts.append(
+                            Alert(
+                                scope: scope, period: .daily, periodKey: s.day.key, limit: daily, spent: s.day.spent,
+                                threshold: limit.alertThreshold, raisedAt: now))
+                    }
+                    if let monthly = s.month.crossed(limit.monthly, threshold: limit.alertThreshold) {
+                        alerts.append(
+                            Alert(
+                                scope: scope, period: .monthly, periodKey: s.month.key, limit: monthly,
+                                spent: s.month.spent, threshold: limit.alertThreshold, raisedAt: now))
+                    }
+                }
                 map[scope] = s
             }
+            return alerts
         }
+        if let onAlert {
+            for alert in alerts { onAlert(alert) }
+        }
+        return alerts
     }
 
     /// Gives a reservation back (the call failed, nothing was billed).

@@ -5,26 +5,64 @@ extension ConfigurationDecoder {
     static let providerKeys = [
         "connector", "enabled", "api_key", "base_url", "timeout", "headers", "budget", "auth", "config",
     ]
-    /// Documented connector-specific provider keys, passed through as settings.
-    static let providerSettingKeys = [
-        "organization", "project", "anthropic_version", "max_retries", "max_tokens", "http_referer", "x_title",
-        "safety_settings", "context_window", "models", "capabilities", "quota", "discovery", "batch", "files",
-        "fine_tuning", "region", "voice", "language", "output_format", "execution", "catalogue", "error",
-        "infrastructure", "pricing",
+    /// Connector-specific provider keys, passed through as settings: the keys each family of
+    /// built-in connectors reads. A key added to a connector must be added here too.
+    static let providerSettingKeys: [(family: String, keys: [String])] = [
+        ("openai-compatible", ["organization", "project", "http_referer", "x_title", "stream_usage"]),
+        ("anthropic", ["anthropic_version", "anthropic_beta", "max_tokens"]),
+        ("gemini", ["max_tokens", "safety_settings"]),
     ]
+    /// Documented provider keys that are not implemented, with what to do instead.
+    static let unsupportedProviderKeys = [
+        "instance": "Register a provider instance in Swift with ProviderRegistry",
+        "max_retries": "Retries are set per pool: use `retry.max_attempts`",
+        "execution": "Write base_url and timeout directly under the provider",
+        "catalogue": "Declare models under `models:`; `discovery.sync` reports new and deprecated models",
+        "quota": "Quota queries are not available; cap usage with a pool's deactivation.request_limit or token_limit",
+        "discovery": "Use the top-level `discovery:` section",
+        "batch": "Batch APIs are not available",
+        "files": "File APIs are not available",
+        "fine_tuning": "Fine-tuning APIs are not available",
+        "infrastructure": "Batch, file and fine-tuning APIs are not available",
+        "error": "Set retryable statuses per pool: `retry.retryable_codes`",
+        "pricing": "Set prices per model: `models.<id>.pricing`",
+        "models": "Declare models under the top-level `models:` section with `provider: <id>`",
+        "capabilities": "Set capabilities per model: `models.<id>.capabilities`",
+        "context_window": "Set it per model: `models.<id>.constraints.context_window`",
+        "region": "Set the regional endpoint with `base_url`",
+        "voice": "Speech endpoints are not available",
+        "language": "Speech endpoints are not available",
+        "output_format": "Speech endpoints are not available",
+    ]
+    static let providerAuthKeys = ["method", "api_key"]
     static let modelKeys = [
-        "provider", "name", "capabilities", "delivery", "features", "constraints", "pricing", "budget", "batch",
+        "provider", "name", "capabilities", "delivery", "features", "constraints", "pricing", "budget",
         "context_window", "max_output_tokens",
     ]
-    static let constraintKeys = [
-        "context_window", "max_output_tokens", "max_images", "max_file_size", "supported_languages",
+    static let unsupportedModelKeys = [
+        "batch": "Batch delivery is not available; remove the key"
+    ]
+    static let constraintKeys = ["context_window", "max_output_tokens"]
+    static let unsupportedConstraintKeys = [
+        "max_images": "Image counts are not checked; remove the key",
+        "max_file_size": "File inputs are not checked; remove the key",
+        "supported_languages": "Languages are not checked; remove the key",
     ]
     static let pricingKeys = [
         "input_per_1m", "output_per_1m", "input", "output", "input_per_1k_tokens", "output_per_1k_tokens",
         "input_per_1k", "output_per_1k", "cached_input_per_1m", "cache_write_per_1m", "per_request", "currency",
     ]
-    /// Feature names documented for the original system that requests never need.
-    static let ignoredFeatureNames = ["grounding", "fine_tunable"]
+    /// Feature names documented for the original system that no request needs.
+    static let unsupportedFeatureNames = ["grounding", "fine_tunable"]
+
+    /// The family of a provider connector, as ``providerSettingKeys`` names it.
+    static func settingFamily(ofConnector id: String) -> String {
+        switch id {
+        case "anthropic.claude.v1", "anthropic.llm.v1": "anthropic"
+        case "google.gemini.v1": "gemini"
+        default: "openai-compatible"
+        }
+    }
 
     // MARK: Providers
 
@@ -65,24 +103,42 @@ extension ConfigurationDecoder {
         provider.enabled = bool(map["enabled"]) ?? true
         provider.budget = decodeBudget(map["budget"])
         let auth = mapping(map["auth"])
+        if let auth {
+            checkKeys(
+                auth, known: Self.providerAuthKeys,
+                unsupported: ["key_rotation": "Keys are not rotated automatically; reload the configuration instead"],
+                in: "provider auth")
+            onlySupported(
+                auth["method"], values: ["api_key"], in: "provider auth",
+                hint: "Only API keys are supported: remove `method` or set `method: api_key`")
+        }
         provider.apiKey = secret(map["api_key"] ?? auth?["api_key"])
         if let headers = mapping(map["headers"]) {
             for header in headers.entries {
                 if let value = string(header) { provider.headers[header.key] = Secret(value) }
             }
         }
-        let known = Self.providerKeys + Self.providerSettingKeys
+        let family = Self.settingFamily(ofConnector: provider.connector)
+        let settingKeys = Self.providerSettingKeys.first { $0.family == family }?.keys ?? []
+        let otherFamilies = Self.providerSettingKeys.filter { $0.family != family }
+        let known = Self.providerKeys + settingKeys
         for entry in map.entries where !Self.providerKeys.contains(entry.key) {
-            // Connector-specific keys pass through, but a near miss of a known key is a typo.
-            if !Self.providerSettingKeys.contains(entry.key),
-                let suggestion = NameSuggestion.nearest(to: entry.key, in: known)
-            {
+            if settingKeys.contains(entry.key) {
+                provider.settings[entry.key] = json(entry.node, at: entry.path)
+            } else if let hint = Self.unsupportedProviderKeys[entry.key] {
+                reportNotSupported(entry, in: "provider '\(id)'", hint: hint)
+            } else if let owner = otherFamilies.first(where: { $0.keys.contains(entry.key) }) {
+                report(
+                    .notSupported, at: entry.path,
+                    "Key '\(entry.key)' has no effect on connector \(provider.connector) (provider '\(id)')",
+                    hint: "It applies to \(owner.family) providers; remove it here", mark: entry.keyMark)
+            } else {
                 report(
                     .unknownKey, at: entry.path, "Unknown key '\(entry.key)' in provider '\(id)'",
-                    hint: "Did you mean '\(suggestion)'?", mark: entry.keyMark)
-                continue
+                    hint: NameSuggestion.hint(
+                        for: entry.key, in: known, otherwise: "Known keys: \(known.joined(separator: ", "))"),
+                    mark: entry.keyMark)
             }
-            provider.settings[entry.key] = json(entry.node, at: entry.path)
         }
         return provider
     }
@@ -120,7 +176,7 @@ extension ConfigurationDecoder {
     private mutating func decodeModel(_ entry: Entry, providers: [ProviderConfiguration]) -> ModelConfiguration? {
         let id = entry.key
         guard let map = mapping(entry.node, at: entry.path) else { return nil }
-        checkKeys(map, known: Self.modelKeys, in: "model '\(id)'")
+        checkKeys(map, known: Self.modelKeys, unsupported: Self.unsupportedModelKeys, in: "model '\(id)'")
 
         let provider = modelProvider(id: id, map: map, entry: entry, providers: providers)
         var model = ModelConfiguration(id: id, name: string(map["name"]), provider: provider)
@@ -130,7 +186,11 @@ extension ConfigurationDecoder {
         if let delivery = map["delivery"] { model.delivery = decodeDelivery(delivery) }
         if let features = map["features"] { model.features = decodeFeatures(features) }
         let constraints = mapping(map["constraints"])
-        if let constraints { checkKeys(constraints, known: Self.constraintKeys, in: "model constraints") }
+        if let constraints {
+            checkKeys(
+                constraints, known: Self.constraintKeys, unsupported: Self.unsupportedConstraintKeys,
+                in: "model constraints")
+        }
         model.contextWindow = int(constraints?["context_window"] ?? map["context_window"], min: 1)
         model.maxOutputTokens = int(constraints?["max_output_tokens"] ?? map["max_output_tokens"], min: 1)
         model.pricing = decodePricing(map["pricing"])
@@ -193,7 +253,10 @@ extension ConfigurationDecoder {
                 switch name {
                 case "synchronous", "sync": modes.synchronous = true
                 case "streaming", "stream": modes.streaming = true
-                case "batch": modes.batch = true
+                case "batch":
+                    report(
+                        .notSupported, at: element.path, "Batch delivery is not supported yet",
+                        hint: "Remove `batch` from the delivery modes", mark: element.node.mark)
                 default:
                     report(
                         .invalidValue, at: element.path, "Unknown delivery mode '\(name)'",
@@ -206,7 +269,9 @@ extension ConfigurationDecoder {
         checkKeys(map, known: ["synchronous", "streaming", "batch"], in: "delivery")
         modes.synchronous = bool(map["synchronous"]) ?? modes.synchronous
         modes.streaming = bool(map["streaming"]) ?? modes.streaming
-        modes.batch = bool(map["batch"]) ?? modes.batch
+        onlySupported(
+            map["batch"], values: ["false", "no", "off"], in: "delivery",
+            hint: "Batch delivery is not available; remove the key or set `batch: false`")
         return modes
     }
 
@@ -223,7 +288,13 @@ extension ConfigurationDecoder {
         for flag in flags {
             if let feature = ModelFeatures.names[flag.name] {
                 if flag.enabled { features.insert(feature) }
-            } else if !Self.ignoredFeatureNames.contains(flag.name) {
+            } else if Self.unsupportedFeatureNames.contains(flag.name) {
+                if flag.enabled {
+                    report(
+                        .notSupported, at: flag.entry.path, "Feature '\(flag.name)' is not supported yet",
+                        hint: "No request asks for it, so it has no effect; remove it", mark: flag.entry.keyMark)
+                }
+            } else {
                 report(
                     .unknownKey, at: flag.entry.path, "Unknown feature '\(flag.name)'",
                     hint: NameSuggestion.hint(
@@ -254,6 +325,9 @@ extension ConfigurationDecoder {
         pricing.cachedInputPerMillion = number(map["cached_input_per_1m"], min: 0)
         pricing.cacheWritePerMillion = number(map["cache_write_per_1m"], min: 0)
         pricing.perRequest = number(map["per_request"], min: 0) ?? 0
+        onlySupported(
+            map["currency"], values: ["usd"], in: "pricing",
+            hint: "Prices, budgets and costs are in USD: convert the prices and remove `currency` or set it to USD")
         return pricing
     }
 

@@ -46,8 +46,13 @@ extension ConfigurationDecoder {
         configuration.budget = decodeBudget(document["budget"])
         if let connectors = mapping(document["connectors"]) {
             // Connector packages are a Python feature; custom connectors register in code.
-            checkKeys(connectors, known: ["packages"], in: "connectors")
-            _ = strings(connectors["packages"])
+            checkKeys(
+                connectors, known: [],
+                unsupported: [
+                    "packages":
+                        "Connector packages are not loaded; register custom connectors in Swift "
+                        + "(ProviderRegistry, ObservabilityRegistry, StrategyRegistry)"
+                ], in: "connectors")
         }
         return configuration
     }
@@ -56,11 +61,31 @@ extension ConfigurationDecoder {
 
     private static let secretStoreAliases = ["modelmesh.memory-secrets.v1": "modelmesh.memory.v1"]
 
+    static let secretsKeys = [
+        "store", "connector", "config", "fail_on_missing", "path", "file_path", "values", "secrets",
+    ]
+    /// Documented secrets keys that are not implemented, with what to do instead.
+    static let unsupportedSecretsKeys = [
+        "cache_enabled": "Secrets are read once, when the configuration is loaded; remove the key",
+        "cache_ttl": "Secrets are read once, when the configuration is loaded; remove the key",
+        "reload_on_rotation": "Secrets are read when the configuration is loaded or reloaded; remove the key",
+        "prefix": "Write the whole variable name in the reference: ${secrets:PREFIX_NAME}",
+        "override": "Values of the .env file are used as written; read the environment with ${NAME}",
+        "override_env": "Values of the .env file are used as written; read the environment with ${NAME}",
+        "json_path": "Put the secrets at the top level of the JSON file",
+        "region": "Cloud secret managers are not available",
+        "instance": "Pass a SecretStore in Swift: ConfigurationLoader.load(path:secrets:)",
+        "passphrase": "Encrypted secret files are not available",
+        "encryption_key": "Encrypted secret files are not available",
+        "service_name": "The OS keyring store is not available",
+    ]
+
     /// The `secrets` section. `${secrets:...}` cannot be used here; `${NAME}` can.
     mutating func decodeSecrets(_ entry: Entry?) -> SecretsConfiguration {
         var result = SecretsConfiguration()
         guard var map = mapping(entry) else { return result }
         if let config = mapping(map["config"]) { map = map.removing(["config"]).merging(config) }
+        checkKeys(map, known: Self.secretsKeys, unsupported: Self.unsupportedSecretsKeys, in: "secrets")
         if let field = map.first("store", "connector"), let name = string(field) {
             let id = Self.secretStoreAliases[ConnectorID.normalize(name)] ?? ConnectorID.normalize(name)
             if ConnectorID.secretStores.contains(id) {
@@ -75,14 +100,37 @@ extension ConfigurationDecoder {
                 result.store = id
             }
         }
-        result.path = string(map.first("path", "file_path"))
-        if let values = mapping(map.first("values", "secrets")) {
-            for value in values.entries {
-                if let text = string(value) { result.values[value.key] = text }
+        // Each store reads only its own keys; another store's key would be silently dropped.
+        let usesFile = ["modelmesh.dotenv.v1", "modelmesh.json-secrets.v1"].contains(result.store)
+        let usesValues = result.store == "modelmesh.memory.v1"
+        if let field = map.first("path", "file_path") {
+            if usesFile || !ConnectorID.secretStores.contains(result.store) {
+                result.path = string(field)
+            } else {
+                reportIneffective(field, of: result.store, hint: "Only the dotenv and JSON stores read a file")
+            }
+        }
+        if let field = map.first("values", "secrets") {
+            if usesValues {
+                if let values = mapping(field) {
+                    for value in values.entries {
+                        if let text = string(value) { result.values[value.key] = text }
+                    }
+                }
+            } else if ConnectorID.secretStores.contains(result.store) {
+                reportIneffective(
+                    field, of: result.store, hint: "Only the memory store (modelmesh.memory.v1) holds values")
             }
         }
         result.failOnMissing = bool(map["fail_on_missing"]) ?? result.failOnMissing
         return result
+    }
+
+    /// Reports a key that the chosen connector does not read.
+    mutating func reportIneffective(_ entry: Entry, of connector: String, hint: String) {
+        report(
+            .notSupported, at: entry.path, "Key '\(entry.key)' has no effect with \(connector)", hint: hint,
+            mark: entry.keyMark)
     }
 
     /// The configured store, or `nil` (reported) when it cannot be opened.
@@ -122,11 +170,37 @@ extension ConfigurationDecoder {
 
     // MARK: Storage
 
+    static let storageKeys = [
+        "connector", "config", "persistence", "local-file", "path", "file_path", "sync_policy", "sync_interval",
+    ]
+    /// Documented storage keys that are not implemented, with what to do instead.
+    static let unsupportedStorageKeys = [
+        "on_unavailable": "Shared (PostgreSQL) storage is not available yet; local storage never blocks routing",
+        "format": "State is stored as JSON; remove the key",
+        "compression": "State files are not compressed; remove the key",
+        "encryption": "State files are not encrypted; remove the key",
+        "locking": "Storage is for one process; remove the key",
+        "backup": "No backup copy is written; remove the key",
+        "instance": "Pass a StateStorage in Swift: Mesh(configuration:storage:)",
+        "table": "SQLite storage is not available; use modelmesh.local-file.v1",
+        "bucket": "Object-store storage is not available; use modelmesh.local-file.v1",
+        "key": "Object-store storage is not available; use modelmesh.local-file.v1",
+        "region": "Object-store storage is not available; use modelmesh.local-file.v1",
+        "url": "Redis and PostgreSQL storage are not available; use modelmesh.local-file.v1",
+        "redis": "Redis storage is not available; use modelmesh.local-file.v1",
+    ]
+
     mutating func decodeStorage(_ entry: Entry?) -> StorageConfiguration {
         var result = StorageConfiguration()
         guard var map = mapping(entry) else { return result }
+        checkKeys(map, known: Self.storageKeys, unsupported: Self.unsupportedStorageKeys, in: "storage")
         for block in ["config", "persistence", "local-file"] {
-            if let nested = mapping(map[block]) { map = map.removing([block]).merging(nested) }
+            if let nested = mapping(map[block]) {
+                checkKeys(
+                    nested, known: Self.storageKeys.filter { !["config", "persistence", "local-file"].contains($0) },
+                    unsupported: Self.unsupportedStorageKeys, in: "storage \(block)")
+                map = map.removing([block]).merging(nested)
+            }
         }
         if let field = map["connector"], let name = string(field) {
             let id = ConnectorID.normalize(name)
@@ -140,175 +214,122 @@ extension ConfigurationDecoder {
             }
             result.connector = id
         }
-        result.path = string(map.first("path", "file_path"))
-        result.syncPolicy = choice(map["sync_policy"], SyncPolicy.self) ?? result.syncPolicy
-        result.syncInterval = duration(map["sync_interval"]) ?? result.syncInterval
-        return result
-    }
-
-    // MARK: Observability
-
-    private static let observabilityAliases = [
-        "modelmesh.file.v1": "modelmesh.local-file.v1", "modelmesh.json-log.v1": "modelmesh.local-file.v1",
-    ]
-    /// Observability keys that are not settings of the top-level connector.
-    private static let observabilityReserved: Set = [
-        "connector", "config", "events", "routing", "connectors", "logging", "statistics", "tracing",
-        "console", "local-file", "file", "json-log", "webhook", "prometheus", "callback", "null",
-    ]
-
-    /// Accepts `routing: {connector, events, ...settings}`, a `connectors:` list, the
-    /// single-connector shape `{connector, events: {filter}, webhook: {...}}` and `{connector, config}`.
-    mutating func decodeObservability(_ entry: Entry?) -> ObservabilityConfiguration {
-        var result = ObservabilityConfiguration()
-        guard let map = mapping(entry) else { return result }
-        var receivers: [ObservabilityConnectorConfiguration] = []
-        var channelOnly: [ObservabilityConnectorConfiguration] = []
-
-        if let field = map["connector"], let id = observabilityConnector(field) {
-            var settings = map.removing(Self.observabilityReserved)
-            let block = id.replacingOccurrences(of: "modelmesh.", with: "").replacingOccurrences(of: ".v1", with: "")
-            if let nested = mapping(map[block]) { settings = settings.merging(nested) }
-            if let config = mapping(map["config"]) { settings = settings.merging(config) }
-            receivers.append(
-                .init(connector: id, events: eventFilter(map["events"]), settings: self.settings(settings)))
-        }
-        if let routing = mapping(map["routing"]) {
-            receivers.append(connectorConfiguration(routing, defaultID: "modelmesh.console.v1", events: true))
-        }
-        if let field = map["connectors"], let items = list(field) {
-            for item in items {
-                guard let itemMap = mapping(item.node, at: item.path) else { continue }
-                if itemMap["connector"] == nil {
-                    report(
-                        .missingValue, at: item.path, "An observability connector needs a 'connector' ID",
-                        hint: "Add `connector: modelmesh.console.v1` (or another connector ID)", mark: item.node.mark)
-                    continue
-                }
-                receivers.append(connectorConfiguration(itemMap, defaultID: "modelmesh.console.v1", events: true))
-            }
-        }
-        if let logging = mapping(map["logging"]) {
-            result.logLevel = choice(logging["level"], RequestLogLevel.self) ?? result.logLevel
-            result.redactSecrets = bool(logging["redact_secrets"]) ?? result.redactSecrets
-            _ = int(logging["max_payload_size"], min: 0)
-            if logging["connector"] != nil {
-                let channel = logging.removing(["level", "redact_secrets", "max_payload_size"])
-                channelOnly.append(connectorConfiguration(channel, defaultID: "modelmesh.console.v1", events: false))
-            }
-        }
-        if let statistics = mapping(map["statistics"]) {
-            result.statisticsFlushInterval = duration(statistics["flush_interval"]) ?? result.statisticsFlushInterval
-            _ = duration(statistics["retention"])
-            if statistics["connector"] != nil {
-                let channel = statistics.removing(["flush_interval", "retention", "scopes"])
-                channelOnly.append(connectorConfiguration(channel, defaultID: "modelmesh.console.v1", events: false))
-            }
-        }
-        if let tracing = mapping(map["tracing"]) {
-            result.traceMinSeverity = choice(tracing["min_severity"], TraceSeverity.self) ?? result.traceMinSeverity
-        }
-        if receivers.isEmpty { receivers = result.connectors }
-        result.connectors = receivers + channelOnly
-        return result
-    }
-
-    /// One connector from its block: `connector`, `events`, `config`, and its own settings.
-    /// A connector of a logging or statistics block receives no routing events (`events: []`).
-    private mutating func connectorConfiguration(_ map: YAMLMapping, defaultID: String, events: Bool)
-        -> ObservabilityConnectorConfiguration
-    {
-        let id = map["connector"].flatMap { observabilityConnector($0) } ?? defaultID
-        var settings = map.removing(["connector", "events", "config"])
-        if let config = mapping(map["config"]) { settings = settings.merging(config) }
-        let filter: Set<EventType>? = events ? eventFilter(map["events"]) : []
-        return .init(connector: id, events: filter, settings: self.settings(settings))
-    }
-
-    private mutating func observabilityConnector(_ entry: Entry) -> String? {
-        guard let name = string(entry) else { return nil }
-        let id = Self.observabilityAliases[ConnectorID.normalize(name)] ?? ConnectorID.normalize(name)
-        guard ConnectorID.observabilityConnectors.contains(id) else {
-            let known = ConnectorID.observabilityConnectors.sorted()
-            report(
-                .unknownConnector, at: entry.path, "Unknown observability connector '\(name)'",
-                hint: NameSuggestion.hint(
-                    for: id, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
-                mark: entry.node.mark)
-            return nil
-        }
-        return id
-    }
-
-    /// An event filter: a list of event types or categories, or `{filter: [...]}`; `nil` (all) when absent.
-    private mutating func eventFilter(_ entry: Entry?) -> Set<EventType>? {
-        guard var entry else { return nil }
-        if case .mapping = entry.node {
-            guard let map = mapping(entry.node, at: entry.path) else { return nil }
-            checkKeys(map, known: ["filter", "include_metadata"], in: "events")
-            _ = bool(map["include_metadata"])
-            guard let filter = map["filter"] else { return nil }
-            entry = filter
-        }
-        guard let names = strings(entry) else { return nil }
-        var types: Set<EventType> = []
-        let known =
-            EventType.allCases.map(\.rawValue) + [
-                "rotation", "deactivation", "recovery", "health", "membership", "discovery",
-            ]
-        for (name, element) in names {
-            if name == "all" || name == "*" {
-                types.formUnion(EventType.allCases)
-            } else if let matched = EventType.matching(filterName: name) {
-                types.formUnion(matched)
+        let isFile = result.connector == "modelmesh.local-file.v1"
+        if let field = map.first("path", "file_path") {
+            if isFile || !ConnectorID.storageConnectors.contains(result.connector) {
+                result.path = string(field)
             } else {
-                report(
-                    .invalidValue, at: element.path, "Unknown event type '\(name)'",
-                    hint: NameSuggestion.hint(
-                        for: name, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
-                    mark: element.node.mark)
+                reportIneffective(field, of: result.connector, hint: "Only modelmesh.local-file.v1 writes a file")
             }
         }
-        return types
+        if let field = map["sync_policy"] {
+            result.syncPolicy = choice(field, SyncPolicy.self) ?? result.syncPolicy
+            if isFile, result.syncPolicy == .inMemory {
+                report(
+                    .invalidValue, at: field.path, "sync_policy 'in-memory' never writes the state file",
+                    hint: "Use sync-on-boundary, periodic or immediate, or drop the storage section",
+                    mark: field.node.mark)
+            }
+        } else if isFile {
+            // A file connector with no policy is meant to persist: save at start and shutdown.
+            result.syncPolicy = .syncOnBoundary
+        }
+        if let field = map["sync_interval"] {
+            result.syncInterval = duration(field) ?? result.syncInterval
+            if result.syncPolicy != .periodic {
+                report(
+                    .invalidValue, at: field.path, "sync_interval applies only to sync_policy: periodic",
+                    hint: "Set `sync_policy: periodic`, or remove sync_interval", mark: field.keyMark)
+            }
+        }
+        return result
     }
 
     // MARK: Discovery
 
+    static let discoveryConnectors = ["modelmesh.registry-sync.v1", "modelmesh.health-monitor.v1"]
+    static let syncKeys = ["enabled", "interval", "auto_register", "on_new_model", "on_deprecated_model"]
+    static let healthKeys = ["enabled", "interval", "failure_threshold"]
+    static let unsupportedDiscoveryKeys = [
+        "providers": "Every enabled provider is synced and probed; disable a provider with `enabled: false`",
+        "timeout": "Each health probe is bounded by its provider's `timeout`; remove the key",
+        "probe_method": "Health probes use each connector's own check; remove the key",
+        "cache_ttl": "Listings are not cached; remove the key",
+    ]
+
     mutating func decodeDiscovery(_ entry: Entry?) -> DiscoveryConfiguration {
         var result = DiscoveryConfiguration()
         guard let map = mapping(entry) else { return result }
-        var syncBlocks = [map["sync"]].compactMap { $0 }
-        var healthBlocks = [map["health"]].compactMap { $0 }
+        checkKeys(
+            map, known: ["sync", "health", "connectors"],
+            unsupported: [
+                "connector": "Discovery is built in: configure `sync:` and `health:` (or a `connectors:` list of them)",
+                "config": "Discovery is built in: configure `sync:` and `health:`",
+                "instance": "Discovery is built in: configure `sync:` and `health:`",
+            ], in: "discovery")
+        var syncBlocks: [YAMLMapping] = []
+        var healthBlocks: [YAMLMapping] = []
+        if let sync = mapping(map["sync"]) { syncBlocks.append(sync) }
+        if let health = mapping(map["health"]) { healthBlocks.append(health) }
         if let field = map["connectors"], let items = list(field) {
             for item in items {
                 guard let itemMap = mapping(item.node, at: item.path) else { continue }
-                let id = string(itemMap["connector"]).map(ConnectorID.normalize)
-                if let sync = itemMap["sync"] {
-                    syncBlocks.append(sync)
+                let id = itemMap["connector"].flatMap { discoveryConnector($0) }
+                if itemMap["sync"] != nil || itemMap["health"] != nil {
+                    checkKeys(itemMap, known: ["connector", "sync", "health"], in: "discovery connector")
+                    if let sync = mapping(itemMap["sync"]) { syncBlocks.append(sync) }
+                    if let health = mapping(itemMap["health"]) { healthBlocks.append(health) }
                 } else if id == "modelmesh.registry-sync.v1" {
-                    syncBlocks.append(item)
-                }
-                if let health = itemMap["health"] {
-                    healthBlocks.append(health)
+                    syncBlocks.append(itemMap.removing(["connector"]))
                 } else if id == "modelmesh.health-monitor.v1" {
-                    healthBlocks.append(item)
+                    healthBlocks.append(itemMap.removing(["connector"]))
+                } else if itemMap["connector"] == nil {
+                    report(
+                        .missingValue, at: item.path,
+                        "A discovery connector needs a 'connector' ID or a sync/health block",
+                        hint: "Add `connector: modelmesh.health-monitor.v1` or `connector: modelmesh.registry-sync.v1`",
+                        mark: item.node.mark)
                 }
             }
         }
-        for block in syncBlocks {
-            guard let sync = mapping(block) else { continue }
+        for sync in syncBlocks {
+            checkKeys(sync, known: Self.syncKeys, unsupported: Self.unsupportedDiscoveryKeys, in: "discovery sync")
             // A present block is on unless it says otherwise.
             result.syncEnabled = bool(sync["enabled"]) ?? true
             result.syncInterval = duration(sync["interval"]) ?? result.syncInterval
+            onlySupported(
+                sync["auto_register"], values: ["false", "no", "off"], in: "discovery sync",
+                hint: "New models are reported (discovery_models_updated), not added to pools; "
+                    + "remove the key or set `auto_register: false`")
+            for key in ["on_new_model", "on_deprecated_model"] {
+                onlySupported(
+                    sync[key], values: ["notify"], in: "discovery sync",
+                    hint:
+                        "Changes are reported as discovery_models_updated events; remove the key or set `\(key): notify`"
+                )
+            }
         }
-        for block in healthBlocks {
-            guard let health = mapping(block) else { continue }
+        for health in healthBlocks {
+            checkKeys(
+                health, known: Self.healthKeys, unsupported: Self.unsupportedDiscoveryKeys, in: "discovery health")
             result.healthEnabled = bool(health["enabled"]) ?? true
             result.healthInterval = duration(health["interval"]) ?? result.healthInterval
-            result.healthTimeout = duration(health["timeout"]) ?? result.healthTimeout
             result.healthFailureThreshold = int(health["failure_threshold"], min: 1) ?? result.healthFailureThreshold
         }
         return result
+    }
+
+    private mutating func discoveryConnector(_ entry: Entry) -> String? {
+        guard let name = string(entry) else { return nil }
+        let id = ConnectorID.normalize(name)
+        if Self.discoveryConnectors.contains(id) { return id }
+        report(
+            .unknownConnector, at: entry.path, "Unknown discovery connector '\(name)'",
+            hint: NameSuggestion.hint(
+                for: id, in: Self.discoveryConnectors,
+                otherwise: "Use one of: \(Self.discoveryConnectors.joined(separator: ", "))"),
+            mark: entry.node.mark)
+        return nil
     }
 
     // MARK: Proxy
@@ -325,7 +346,15 @@ extension ConfigurationDecoder {
         result.port = int(map["port"], min: 0, max: 65535) ?? result.port
         var tokens = map["tokens"]
         if let auth = mapping(map["auth"]) {
-            checkKeys(auth, known: ["method", "tokens"], in: "proxy auth")
+            checkKeys(
+                auth, known: ["method", "tokens"],
+                unsupported: [
+                    "admin_tokens":
+                        "Separate operator tokens are not available yet: the mesh API accepts the proxy tokens"
+                ], in: "proxy auth")
+            onlySupported(
+                auth["method"], values: ["bearer"], in: "proxy auth",
+                hint: "Only bearer tokens are supported: remove `method` or set `method: bearer`")
             tokens = auth["tokens"] ?? tokens
         }
         if let values = strings(tokens) { result.tokens = values.map { Secret($0.value) } }

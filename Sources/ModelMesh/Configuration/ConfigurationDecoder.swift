@@ -121,15 +121,41 @@ struct ConfigurationDecoder {
         }
     }
 
-    /// Reports keys of `map` that are not in `known`, suggesting the nearest known key.
-    mutating func checkKeys(_ map: YAMLMapping, known: [String], in what: String) {
+    /// Reports keys of `map` that are not in `known`: a documented key ModelMesh does not
+    /// implement (a key of `unsupported`, mapped to what to do instead) as `not_supported`,
+    /// anything else as an unknown key with the nearest known key suggested.
+    mutating func checkKeys(
+        _ map: YAMLMapping, known: [String], unsupported: [String: String] = [:], in what: String
+    ) {
         for entry in map.entries where !known.contains(entry.key) {
+            if let hint = unsupported[entry.key] {
+                reportNotSupported(entry, in: what, hint: hint)
+                continue
+            }
             report(
                 .unknownKey, at: entry.path, "Unknown key '\(entry.key)' in \(what)",
                 hint: NameSuggestion.hint(
                     for: entry.key, in: known, otherwise: "Known keys: \(known.joined(separator: ", "))"),
                 mark: entry.keyMark)
         }
+    }
+
+    /// Reports the key of `entry` as documented but not implemented, with what to do instead.
+    mutating func reportNotSupported(_ entry: Entry, in what: String, hint: String) {
+        report(
+            .notSupported, at: entry.path, "Key '\(entry.key)' in \(what) is not supported yet", hint: hint,
+            mark: entry.keyMark)
+    }
+
+    /// Checks a key of which ModelMesh implements only some values, the behaviour it always has:
+    /// those values are accepted, any other is reported as not supported.
+    mutating func onlySupported(_ entry: Entry?, values supported: [String], in what: String, hint: String) {
+        guard let entry, let (raw, value) = scalar(entry) else { return }
+        let wanted = value.trimmingCharacters(in: .whitespaces).lowercased()
+        guard !supported.contains(wanted) else { return }
+        report(
+            .notSupported, at: entry.path, "'\(entry.key): \(raw)' in \(what) is not supported yet", hint: hint,
+            mark: entry.node.mark)
     }
 
     // MARK: Scalars

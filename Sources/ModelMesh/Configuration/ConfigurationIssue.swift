@@ -14,6 +14,9 @@ public struct ConfigurationIssue: Sendable, Hashable, CustomStringConvertible {
         case wrongType = "wrong_type"
         /// A key the schema does not know.
         case unknownKey = "unknown_key"
+        /// A documented key (or value) that ModelMesh does not implement yet: it is rejected
+        /// rather than parsed and ignored.
+        case notSupported = "not_supported"
         /// A connector ID (provider, observability, secret store, storage) that is not built in.
         case unknownConnector = "unknown_connector"
         /// A rotation strategy that is not built in.

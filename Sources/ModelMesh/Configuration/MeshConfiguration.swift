@@ -216,6 +216,16 @@ public enum BackoffKind: String, Sendable, Codable, CaseIterable {
     case retryAfter = "retry_after"
 }
 
+/// Where the attempts of one request may go (`retry.scope`).
+public enum RetryScope: String, Sendable, Codable, CaseIterable {
+    /// Retries stay on the first model; the request never rotates to another one.
+    case sameModel = "same_model"
+    /// The request may rotate, but only to models of the first model's provider.
+    case sameProvider = "same_provider"
+    /// The request may rotate to any model of the pool (the default).
+    case any
+}
+
 /// Retries on one model and the overall request deadline.
 public struct RetryPolicy: Sendable, Hashable {
     /// Attempts on one model, the first included.
@@ -227,6 +237,16 @@ public struct RetryPolicy: Sendable, Hashable {
     public var timeout: Duration = .seconds(120)
     /// Whether `Retry-After` sets the wait (when it exceeds ``maxDelay`` the request rotates).
     public var honorRetryAfter: Bool = true
+    /// Upstream HTTP statuses retried on the same model, after backoff, before the request
+    /// rotates (`retry.retryable_codes`). Connection errors are retried whatever this says; a
+    /// timeout never is (a silent upstream is not asked again). 529 is Anthropic's "overloaded".
+    public var retryableCodes: Set<Int> = [429, 500, 502, 503, 504, 529]
+    /// Upstream HTTP statuses never retried on the same model (`retry.non_retryable_codes`).
+    /// Whether the request then rotates, deactivates the provider or returns the error is
+    /// decided by the error's class (an authentication failure rotates, a bad request returns).
+    public var nonRetryableCodes: Set<Int> = [400, 401, 403]
+    /// Where the attempts of one request may go (`retry.scope`).
+    public var scope: RetryScope = .any
 
     public init() {}
 }
@@ -245,6 +265,9 @@ public struct DeactivationPolicy: Sendable, Hashable {
     public var tokenLimit: Int?
     /// USD spent through this pool on the model.
     public var budgetLimit: Double?
+    /// Scheduled standby windows (`deactivation.maintenance_window`): while one is open, the
+    /// members it covers are filtered out with reason `maintenance_window`.
+    public var maintenanceWindows: [MaintenanceWindow] = []
 
     public init() {}
 }
@@ -261,6 +284,9 @@ public struct RecoveryPolicy: Sendable, Hashable {
     public var probeInterval: Duration?
     /// Emit `model_activated` for each initial member at start-up.
     public var announceOnStart: Bool = false
+    /// At start-up, send one recovery probe to every member that starts in standby (state
+    /// restored from storage) without waiting for its cooldown (`recovery.probe_on_start`).
+    public var probeOnStart: Bool = false
 
     public init() {}
 }
@@ -292,6 +318,24 @@ public struct RateLimitPolicy: Sendable, Hashable {
     public init() {}
 }
 
+/// How the load-balanced strategy weighs models (`balance_mode`).
+///
+/// A model's share of requests is its `model_weights` entry (default 1) times its capacity,
+/// normalised over the models available for the request:
+/// - ``relative``: capacity is the fraction of its rate limit left (`remaining / limit` from
+///   the upstream's `x-ratelimit-*` headers, the smaller of the request and token fractions):
+///   models at 0.80, 0.70 and 0.40 get 42 %, 37 % and 21 %.
+/// - ``absolute``: capacity is the number of requests left (`x-ratelimit-remaining-requests`):
+///   models with 400, 700 and 120 left get 33 %, 57 % and 10 %.
+///
+/// A model with no rate-limit report yet (or whose reported window has reset) counts with
+/// the median capacity of the models that have one; when none has, every capacity is 1 and
+/// the split follows `model_weights` alone, in both modes.
+public enum BalanceMode: String, Sendable, Codable, CaseIterable {
+    case relative
+    case absolute
+}
+
 /// A capability pool: the models that can serve a capability and how to choose among them.
 public struct PoolConfiguration: Sendable {
     /// The pool id: the virtual model name clients send.
@@ -312,6 +356,8 @@ public struct PoolConfiguration: Sendable {
     public var budget: BudgetLimits?
     /// Weights for load-balanced selection (default 1 each).
     public var modelWeights: [String: Double]
+    /// How load-balanced selection turns weights and rate-limit headroom into shares.
+    public var balanceMode: BalanceMode
     public var modelPriority: [String]
     public var providerPriority: [String]
     /// Session affinity lifetime for session-stickiness.
@@ -325,7 +371,7 @@ public struct PoolConfiguration: Sendable {
         deactivation: DeactivationPolicy = .init(), recovery: RecoveryPolicy = .init(), stream: StreamPolicy = .init(),
         rateLimit: RateLimitPolicy = .init(), budget: BudgetLimits? = nil, modelWeights: [String: Double] = [:],
         modelPriority: [String] = [], providerPriority: [String] = [], sessionTimeout: Duration = .seconds(1800),
-        rotateOnContentPolicy: Bool = false
+        rotateOnContentPolicy: Bool = false, balanceMode: BalanceMode = .relative
     ) {
         self.id = id
         self.capability = capability
@@ -343,6 +389,7 @@ public struct PoolConfiguration: Sendable {
         self.providerPriority = providerPriority
         self.sessionTimeout = sessionTimeout
         self.rotateOnContentPolicy = rotateOnContentPolicy
+        self.balanceMode = balanceMode
     }
 }
 
@@ -351,7 +398,8 @@ public struct BudgetLimits: Sendable, Hashable {
     public var daily: Double?
     public var monthly: Double?
     public var perRequest: Double?
-    /// Fraction of a limit at which an alert trace is written.
+    /// Fraction of the daily or monthly limit at which settled spend raises an alert, once
+    /// per scope and period (a `warning` trace from component `budget`).
     public var alertThreshold: Double = 0.8
     /// When false, limits are reported but never refuse a request.
     public var enforce: Bool = true
@@ -398,29 +446,42 @@ public struct StorageConfiguration: Sendable {
     public init() {}
 }
 
-/// One observability connector and the events it receives.
+/// One observability connector, the channels it receives and the events among them.
 public struct ObservabilityConnectorConfiguration: Sendable {
     /// The connector ID, e.g. `modelmesh.local-file.v1`.
     public var connector: String
     /// Event types delivered to it (`nil`: all).
     public var events: Set<EventType>?
+    /// The channels delivered to it (default: all four). A connector configured under
+    /// `observability.routing` receives events only, one under `observability.logging`
+    /// request logs only, and so on.
+    public var channels: Set<ObservabilityChannel>
     /// Its own settings (`path`, `max_size`, `url`, `headers`, ...).
     public var settings: [String: JSONValue]
 
-    public init(connector: String, events: Set<EventType>? = nil, settings: [String: JSONValue] = [:]) {
+    public init(
+        connector: String, events: Set<EventType>? = nil, settings: [String: JSONValue] = [:],
+        channels: Set<ObservabilityChannel> = Set(ObservabilityChannel.allCases)
+    ) {
         self.connector = connector
         self.events = events
+        self.channels = channels
         self.settings = settings
     }
 }
 
 /// The four observability channels.
 public struct ObservabilityConfiguration: Sendable {
-    /// Connectors receiving routing events (default: the console).
+    /// The configured connectors (default: the console).
     public var connectors: [ObservabilityConnectorConfiguration] = [.init(connector: "modelmesh.console.v1")]
     public var logLevel: RequestLogLevel = .metadata
     public var redactSecrets: Bool = true
+    /// The largest prompt or response text a request log entry carries, in UTF-8 bytes
+    /// (`logging.max_payload_size`); longer text is cut and marked. `nil`: no limit.
+    public var maxPayloadSize: Int?
     public var statisticsFlushInterval: Duration = .seconds(60)
+    /// The statistics scopes flushed to connectors (`statistics.scopes`; default all three).
+    public var statisticsScopes: Set<StatisticsScopeKind> = Set(StatisticsScopeKind.allCases)
     public var traceMinSeverity: TraceSeverity = .info
 
     public init() {}
@@ -432,6 +493,8 @@ public struct DiscoveryConfiguration: Sendable {
     public var syncInterval: Duration = .seconds(3600)
     public var healthEnabled: Bool = false
     public var healthInterval: Duration = .seconds(60)
+    /// Not read: each health probe is bounded by its provider's timeout, and the YAML key
+    /// `discovery.health.timeout` is rejected as not supported.
     public var healthTimeout: Duration = .seconds(10)
     /// Consecutive failed probes that deactivate a provider.
     public var healthFailureThreshold: Int = 3

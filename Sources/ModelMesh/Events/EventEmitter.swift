@@ -10,6 +10,10 @@ import Synchronization
 /// ignored. All methods are safe to call from many tasks at once: the subscriber list is
 /// copied out of a lock, so delivery never holds it.
 ///
+/// Request logs, statistics and traces go to the subscribers whose channels include them
+/// (``subscribe(_:events:channels:)``; all four by default). A ``FilteredConnector`` counts
+/// as the connector it wraps.
+///
 /// ```swift
 /// let emitter = EventEmitter()
 /// emitter.subscribe(CallbackConnector { event in print(event.eventType) })
@@ -17,9 +21,16 @@ import Synchronization
 /// ```
 public final class EventEmitter: Sendable {
     struct Subscription: Sendable {
+        /// What receives deliveries (possibly a ``FilteredConnector``).
         let connector: any ObservabilityConnector
         /// `nil` means every event type.
         let events: Set<EventType>?
+        let channels: Set<ObservabilityChannel>
+
+        /// The connector as subscribers know it: a filtered connector's base.
+        var underlying: any ObservabilityConnector {
+            (connector as? FilteredConnector)?.base ?? connector
+        }
     }
 
     private let subscriptions = Mutex<[Subscription]>([])
@@ -33,6 +44,7 @@ public final class EventEmitter: Sendable {
     public func emit(_ event: RoutingEvent) {
         let current = subscriptions.withLock { $0 }
         for subscription in current {
+            guard subscription.channels.contains(.events) else { continue }
             if let filter = subscription.events, !filter.contains(event.eventType) { continue }
             do {
                 try subscription.connector.emit(event)
@@ -40,7 +52,7 @@ public final class EventEmitter: Sendable {
                 logger.error(
                     "Observability connector failed to receive an event; delivery continues",
                     metadata: [
-                        "connector": "\(type(of: subscription.connector))",
+                        "connector": "\(type(of: subscription.underlying))",
                         "event_type": "\(event.eventType.rawValue)",
                         "error": "\(error)",
                     ])
@@ -59,20 +71,32 @@ public final class EventEmitter: Sendable {
     /// Subscribes `connector` to the given event types only (`nil`: all of them).
     /// A second subscription of the same instance is ignored.
     public func subscribe(_ connector: any ObservabilityConnector, events: Set<EventType>?) {
+        subscribe(connector, events: events, channels: Set(ObservabilityChannel.allCases))
+    }
+
+    /// Subscribes `connector` to the given channels, and among events to the given types
+    /// (`nil`: all of them). A second subscription of the same instance is ignored.
+    public func subscribe(
+        _ connector: any ObservabilityConnector, events: Set<EventType>?, channels: Set<ObservabilityChannel>
+    ) {
+        let subscription = Subscription(connector: connector, events: events, channels: channels)
+        let identity = subscription.underlying
         subscriptions.withLock { list in
-            guard !list.contains(where: { $0.connector === connector }) else { return }
-            list.append(Subscription(connector: connector, events: events))
+            guard !list.contains(where: { $0.underlying === identity }) else { return }
+            list.append(subscription)
         }
     }
 
     /// Removes `connector`; an unknown connector is ignored.
     public func unsubscribe(_ connector: any ObservabilityConnector) {
-        subscriptions.withLock { list in list.removeAll { $0.connector === connector } }
+        let identity = (connector as? FilteredConnector)?.base ?? connector
+        subscriptions.withLock { list in list.removeAll { $0.underlying === identity } }
     }
 
-    /// The connectors currently subscribed, in subscription order.
+    /// The connectors currently subscribed, in subscription order (a ``FilteredConnector``
+    /// is listed as its base).
     public var connectors: [any ObservabilityConnector] {
-        subscriptions.withLock { $0.map(\.connector) }
+        subscriptions.withLock { $0.map(\.underlying) }
     }
 
     /// A stream of every event emitted from now on. Each call makes an independent stream
@@ -93,24 +117,24 @@ public final class EventEmitter: Sendable {
 
     // MARK: The other observability channels
 
-    /// Sends a request log entry to every subscriber.
+    /// Sends a request log entry to every subscriber of the `logs` channel.
     public func log(_ entry: RequestLogEntry) {
-        deliver("request log") { try $0.log(entry) }
+        deliver(.logs) { try $0.log(entry) }
     }
 
-    /// Sends a statistics snapshot to every subscriber.
+    /// Sends a statistics snapshot to every subscriber of the `stats` channel.
     public func flush(_ stats: [String: AggregateStats]) {
-        deliver("statistics") { try $0.flush(stats) }
+        deliver(.statistics) { try $0.flush(stats) }
     }
 
-    /// Sends a trace entry to every subscriber.
+    /// Sends a trace entry to every subscriber of the `traces` channel.
     public func trace(_ entry: TraceEntry) {
-        deliver("trace") { try $0.trace(entry) }
+        deliver(.traces) { try $0.trace(entry) }
     }
 
     /// Lets every connector write out what it buffered, then ends the event streams.
     public func shutdown() async {
-        for connector in connectors { await connector.shutdown() }
+        for connector in subscriptions.withLock({ $0.map(\.connector) }) { await connector.shutdown() }
         let listeners = streams.withLock { s in
             defer { s.removeAll() }
             return Array(s.values)
@@ -118,12 +142,13 @@ public final class EventEmitter: Sendable {
         for continuation in listeners { continuation.finish() }
     }
 
-    private func deliver(_ channel: String, _ body: (any ObservabilityConnector) throws -> Void) {
-        for connector in connectors {
-            do { try body(connector) } catch {
+    private func deliver(_ channel: ObservabilityChannel, _ body: (any ObservabilityConnector) throws -> Void) {
+        let current = subscriptions.withLock { $0 }
+        for subscription in current where subscription.channels.contains(channel) {
+            do { try body(subscription.connector) } catch {
                 logger.error(
-                    "Observability connector failed on the \(channel) channel; delivery continues",
-                    metadata: ["connector": "\(type(of: connector))", "error": "\(error)"])
+                    "Observability connector failed on the \(channel.rawValue) channel; delivery continues",
+                    metadata: ["connector": "\(type(of: subscription.underlying))", "error": "\(error)"])
             }
         }
     }

@@ -11,6 +11,7 @@ extension Mesh {
     /// periodic or immediate state saving. The proxy runs this as a service; library users
     /// may run it in a task of their own.
     public func run() async {
+        await probeOnStart()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await self.statistics.run(
@@ -59,23 +60,45 @@ extension Mesh {
         let now = clock.now()
         for pool in topology.pools {
             for status in pool.describeMembers(now: now) where status.probeDue {
-                guard let handle = topology.handles[status.modelID], let connector = handle.connector,
-                    pool.claimProbe(handle.model.id, now: now)
-                else { continue }
-                let model = handle.model
-                let probe = ChatCompletionRequest(model: model.name, messages: [.user("ping")], maxTokens: 1)
-                let context = AttemptContext(requestID: RequestID.next(), deadline: now.adding(.seconds(30)), clock: clock)
-                let started = clock.now()
-                do {
-                    let result = try await connector.complete(probe, target: handle.target, context: context)
-                    health.succeeded(
-                        handle, pool: pool, latency: clock.now().timeIntervalSince(started),
-                        usage: result.completion.usage, rateLimit: result.rateLimit,
-                        context: SelectionContext(poolID: pool.id, now: clock.now()))
-                } catch {
-                    health.failed(model, pool: pool, error: ProviderError.classify(error))
+                guard let handle = topology.handles[status.modelID], pool.claimProbe(status.modelID, now: now) else {
+                    continue
                 }
+                await probe(handle, in: pool)
             }
+        }
+    }
+
+    /// For pools with `recovery.probe_on_start`: probes every member that starts out in
+    /// standby (restored from storage) at once, without waiting for its cooldown. Models out
+    /// manually, for a usage limit or with their provider are left alone.
+    public func probeOnStart() async {
+        let now = clock.now()
+        for pool in topology.pools where pool.configuration.recovery.probeOnStart {
+            for status in pool.describeMembers(now: now) where status.state == .standby {
+                guard let handle = topology.handles[status.modelID], pool.claimEarlyProbe(status.modelID, now: now)
+                else { continue }
+                await probe(handle, in: pool)
+            }
+        }
+    }
+
+    /// One recovery probe whose slot the caller claimed.
+    private func probe(_ handle: ModelHandle, in pool: CapabilityPool) async {
+        let model = handle.model
+        guard let connector = handle.connector else {
+            health.abandoned(model, pool: pool)
+            return
+        }
+        let probe = ChatCompletionRequest(model: model.name, messages: [.user("ping")], maxTokens: 1)
+        let started = clock.now()
+        let context = AttemptContext(requestID: RequestID.next(), deadline: started.adding(.seconds(30)), clock: clock)
+        do {
+            let result = try await connector.complete(probe, target: handle.target, context: context)
+            health.succeeded(
+                handle, pool: pool, latency: clock.now().timeIntervalSince(started), usage: result.completion.usage,
+                rateLimit: result.rateLimit, context: SelectionContext(poolID: pool.id, now: clock.now()))
+        } catch {
+            health.failed(model, pool: pool, error: ProviderError.classify(error))
         }
     }
 

@@ -65,7 +65,7 @@ public final class Mesh: Sendable {
 
         let topology = try MeshTopology.compile(configuration, providers: providers, strategies: strategies)
         self.topology = topology
-        let ledger = BudgetLedger(limits: topology.budgetLimits)
+        let ledger = BudgetLedger(limits: topology.budgetLimits, emitter: emitter)
         budget = ledger
         let storage = storage ?? Self.makeStorage(configuration.storage)
         self.storage = storage
@@ -76,6 +76,7 @@ public final class Mesh: Sendable {
             settings: RequestLogSettings(
                 level: configuration.observability.logLevel, secrets: topology.secrets,
                 redact: configuration.observability.redactSecrets,
+                maxPayloadBytes: configuration.observability.maxPayloadSize,
                 traceMinSeverity: configuration.observability.traceMinSeverity),
             emitter: emitter, statistics: stats, clock: clock)
         router = Router(

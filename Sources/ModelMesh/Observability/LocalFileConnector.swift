@@ -19,8 +19,9 @@ import Foundation
 ///
 /// Settings: `path` (default `modelmesh-events.jsonl`), `max_size` (bytes or `10MB`, default
 /// 10 MB), `max_files` (default 5), `buffer_size` (records, default 10 000), `channels` (list of
-/// `events`, `requests`, `statistics`, `traces`; default all), `min_severity` (traces, default
-/// `info`).
+/// `events`, `logs`, `stats`, `traces`; default all), `min_severity` (traces, default `info`).
+/// Built from a configuration file, the channels a file receives are decided where it is
+/// configured (see ``ObservabilityChannel``), before records reach it.
 ///
 /// Call ``shutdown()`` (or ``EventEmitter/shutdown()``) before exit: it writes out the buffer
 /// and closes the file.
@@ -31,6 +32,22 @@ public final class LocalFileConnector: ObservabilityConnector {
     /// The observability channels a file can record.
     public enum Channel: String, Sendable, CaseIterable {
         case events, requests, statistics, traces
+
+        /// The channel a name denotes: its raw value or an ``ObservabilityChannel`` name
+        /// (`logs` for requests, `stats` for statistics).
+        public init?(name: String) {
+            if let channel = Channel(rawValue: name) {
+                self = channel
+                return
+            }
+            switch ObservabilityChannel(name: name) {
+            case .events: self = .events
+            case .logs: self = .requests
+            case .statistics: self = .statistics
+            case .traces: self = .traces
+            case nil: return nil
+            }
+        }
     }
 
     /// Where and how the connector writes.
@@ -81,9 +98,9 @@ public final class LocalFileConnector: ObservabilityConnector {
         guard options.bufferSize > 0 else { throw configuration.invalid("buffer_size", "must be positive") }
         if let list = configuration.settings["channels"] {
             let entries = list.arrayValue ?? []
-            let channels = entries.compactMap { $0.stringValue.flatMap(Channel.init(rawValue:)) }
+            let channels = entries.compactMap { $0.stringValue.flatMap(Channel.init(name:)) }
             guard !entries.isEmpty, channels.count == entries.count else {
-                throw configuration.invalid("channels", "must list events, requests, statistics or traces")
+                throw configuration.invalid("channels", "must list events, logs, stats or traces")
             }
             options.channels = Set(channels)
         }

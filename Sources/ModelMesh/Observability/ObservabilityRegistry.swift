@@ -69,11 +69,20 @@ public struct ObservabilityRegistry: Sendable {
     /// Builds every connector of `configuration`, in order, each with its event filter
     /// (`nil`: all event types), ready for ``EventEmitter/subscribe(_:events:)``.
     ///
+    /// A connector whose configuration restricts what it receives (its channels, the trace
+    /// severity floor, the request-log payload limit, the statistics scopes) comes wrapped in a
+    /// ``FilteredConnector`` that applies the restriction; ``FilteredConnector/base`` is the
+    /// connector itself. So a connector under `observability.routing` receives routing events
+    /// only, and one under `observability.logging` request logs only.
+    ///
     /// Fails on the first connector that cannot be built; the ones built before it are released
     /// (a file connector's writer thread ends when it is released).
     public func makeConnectors(
         for configuration: ObservabilityConfiguration
     ) throws -> [(any ObservabilityConnector, Set<EventType>?)] {
-        try configuration.connectors.map { entry in (try makeConnector(entry), entry.events) }
+        try configuration.connectors.map { entry in
+            let connector = try makeConnector(entry)
+            return (FilteredConnector.wrap(connector, entry: entry, configuration: configuration), entry.events)
+        }
     }
 }

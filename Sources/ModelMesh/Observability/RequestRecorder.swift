@@ -75,10 +75,14 @@ struct RequestLogSettings: Sendable {
     /// Traces below this severity are not built at all.
     var traceMinSeverity: TraceSeverity = .info
 
-    init(level: RequestLogLevel, secrets: [String], redact: Bool = true, traceMinSeverity: TraceSeverity = .info) {
+    init(
+        level: RequestLogLevel, secrets: [String], redact: Bool = true, maxPayloadBytes: Int? = nil,
+        traceMinSeverity: TraceSeverity = .info
+    ) {
         self.level = level
         self.traceMinSeverity = traceMinSeverity
-        redactor = RequestLogRedactor(level: level, knownSecrets: secrets, redactSecrets: redact)
+        redactor = RequestLogRedactor(
+            level: level, knownSecrets: secrets, redactSecrets: redact, maxPayloadBytes: maxPayloadBytes)
     }
 }
 

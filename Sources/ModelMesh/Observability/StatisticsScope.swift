@@ -12,4 +12,24 @@ public enum StatisticsScope: Hashable, Sendable {
         case .pool(let id): "pool:\(id)"
         }
     }
+
+    /// Which kind of scope this is.
+    public var kind: StatisticsScopeKind {
+        switch self {
+        case .model: .model
+        case .provider: .provider
+        case .pool: .pool
+        }
+    }
+}
+
+/// The kinds of statistics scope, as `observability.statistics.scopes` names them.
+public enum StatisticsScopeKind: String, Sendable, Hashable, Codable, CaseIterable {
+    case model, provider, pool
+
+    /// The kind of a snapshot key (`model:<id>`, `provider:<id>`, `pool:<id>`), if it has one.
+    public init?(key: String) {
+        guard let colon = key.firstIndex(of: ":") else { return nil }
+        self.init(rawValue: String(key[..<colon]))
+    }
 }

@@ -37,20 +37,53 @@ enum AttemptDecision: Sendable, Equatable {
         case .invalidRequest where isContinuation:
             // The fallback refused the assistant prefill; the caller's request was fine.
             return .rejectPrefillAndRotate
+        case .cancelled:
+            return .fail
+        default:
+            break
+        }
+        if isRetryable(failure, retry: retry), attempt < allowed,
+            let delay = retry.delay(afterAttempt: attempt, retryAfter: failure.retryAfter, jitter: jitter),
+            delay < timeLeft
+        {
+            return .retry(after: delay)
+        }
+        switch failure.errorClass {
         case .contentPolicy:
             return rotateOnContentPolicy ? .rotate : .fail
-        case .invalidRequest, .cancelled:
+        case .invalidRequest:
             return .fail
-        case .rateLimited, .serverError, .connection:
-            guard attempt < allowed,
-                let delay = retry.delay(afterAttempt: attempt, retryAfter: failure.retryAfter, jitter: jitter),
-                delay < timeLeft
-            else { return .rotate }
-            return .retry(after: delay)
-        case .timeout, .quotaExhausted, .modelNotFound, .streamInterrupted, .unknown:
-            // A silent upstream, an exhausted quota, a model the provider does not serve, a
-            // broken stream: not worth repeating on the same model.
+        default:
+            // Exhausted retries, a silent upstream, an exhausted quota, a model the provider
+            // does not serve, a broken stream: the next model may do better.
             return .rotate
+        }
+    }
+
+    /// Whether a failure may be repeated on the same model: an upstream status in
+    /// `retry.retryable_codes` and not in `retry.non_retryable_codes`; without a status, a
+    /// connection failure, or a rate-limit or server error reported in-band. A timeout never
+    /// is (a silent upstream is not asked again), nor an exhausted quota (it will not refill
+    /// within a backoff), whatever their status.
+    static func isRetryable(_ failure: ProviderError, retry: RetryPolicy) -> Bool {
+        if failure.errorClass == .timeout || failure.errorClass == .quotaExhausted { return false }
+        if let status = failure.status {
+            return retry.retryableCodes.contains(status) && !retry.nonRetryableCodes.contains(status)
+        }
+        switch failure.errorClass {
+        case .connection, .rateLimited, .serverError: return true
+        default: return false
+        }
+    }
+}
+
+extension RetryScope {
+    /// The candidates after `first` that a request whose first model was `first` may move on to.
+    func allows(_ candidate: SelectionCandidate, after first: SelectionCandidate) -> Bool {
+        switch self {
+        case .any: true
+        case .sameProvider: candidate.providerID == first.providerID
+        case .sameModel: candidate.modelID == first.modelID
         }
     }
 }

@@ -80,6 +80,7 @@ public final class CapabilityPool: Sendable {
         var transitions: [(String, String, HealthTransition)] = []
         let dayKey = BudgetLedger.periodKeys(now).0
         let seconds = now.timeIntervalSince1970
+        let maintenance = openMaintenanceWindows(at: now)
         members.withLock { list in
             candidates.reserveCapacity(list.count)
             for index in list.indices {
@@ -89,6 +90,12 @@ public final class CapabilityPool: Sendable {
                 // The model is read through its handle, not copied out of the member: a
                 // configuration copy per member was a tenth of the decision's cost.
                 let handle = list[index].handle
+                if !maintenance.isEmpty,
+                    let until = Self.maintenanceEnd(of: handle.model, in: maintenance)
+                {
+                    dropped.append(.init(handle.model, .maintenanceWindow(until: until)))
+                    continue
+                }
                 let admission = list[index].health.admission(at: now)
                 if admission == .excluded {
                     let health = list[index].health
@@ -129,6 +136,26 @@ public final class CapabilityPool: Sendable {
         return (strategy.order(candidates, context: context), dropped, transitions)
     }
 
+    /// The maintenance windows open at `now`, each with the time it closes.
+    private func openMaintenanceWindows(at now: Date) -> [(window: MaintenanceWindow, until: Date)] {
+        let windows = configuration.deactivation.maintenanceWindows
+        guard !windows.isEmpty else { return [] }
+        return windows.compactMap { window in window.openUntil(now).map { (window, $0) } }
+    }
+
+    /// When the last open window covering `model` closes; `nil` when none covers it.
+    private static func maintenanceEnd(
+        of model: ModelConfiguration, in open: [(window: MaintenanceWindow, until: Date)]
+    ) -> Date? {
+        open.filter { $0.window.covers(model: model.id, provider: model.provider) }.map(\.until).max()
+    }
+
+    /// Whether `model` is inside one of the pool's maintenance windows at `now`.
+    func inMaintenance(_ model: ModelConfiguration, at now: Date) -> Bool {
+        let open = openMaintenanceWindows(at: now)
+        return !open.isEmpty && Self.maintenanceEnd(of: model, in: open) != nil
+    }
+
     /// Starts a new quota window (UTC day) for members whose window passed; returns the
     /// models that came back because their usage limit reset.
     func rollQuotaWindows(now: Date) -> [(String, String, HealthTransition)] {
@@ -146,11 +173,12 @@ public final class CapabilityPool: Sendable {
 
     // MARK: Outcomes
 
-    /// Claims the half-open probe slot of a standby model; false if another request has it
-    /// or the model is no longer due.
+    /// Claims the half-open probe slot of a standby model; false if another request has it,
+    /// the model is no longer due, or it is inside a maintenance window.
     func claimProbe(_ modelID: String, now: Date) -> Bool {
         members.withLock { list in
             guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return false }
+            if inMaintenance(list[i].model, at: now) { return false }
             switch list[i].health.admission(at: now) {
             case .active: return true
             case .excluded: return false
@@ -158,6 +186,17 @@ public final class CapabilityPool: Sendable {
                 list[i].health.beginProbe()
                 return true
             }
+        }
+    }
+
+    /// Claims a probe of a standby model ahead of its cooldown (`recovery.probe_on_start`);
+    /// false when the model is active, out for a reason a probe cannot clear, already being
+    /// probed, or inside a maintenance window.
+    func claimEarlyProbe(_ modelID: String, now: Date) -> Bool {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return false }
+            if inMaintenance(list[i].model, at: now) { return false }
+            return list[i].health.beginEarlyProbe()
         }
     }
 
@@ -231,7 +270,7 @@ public final class CapabilityPool: Sendable {
                     consecutiveFailures: m.health.consecutiveFailures, errorRate: m.health.errorRate,
                     latency: m.latency, requestsToday: m.health.requests, tokensToday: m.health.tokens,
                     costToday: m.health.cost, downtimeSeconds: m.health.totalDowntime(at: now),
-                    probeDue: m.health.admission(at: now) == .probe)
+                    probeDue: m.health.admission(at: now) == .probe && !inMaintenance(m.model, at: now))
             }
         }
     }
@@ -285,9 +324,11 @@ public enum FilterReason: Sendable, Hashable, Codable, CustomStringConvertible {
     case missingFeature(String)
     case contextWindow(needed: Int, window: Int)
     case budgetExceeded(limit: String)
+    /// Inside a scheduled maintenance window (`deactivation.maintenance_window`) until `until`.
+    case maintenanceWindow(until: Date)
 
     /// A stable code: `standby`, `provider_unavailable`, `delivery_mode`, `missing_feature`,
-    /// `context_window`, `budget_exceeded`.
+    /// `context_window`, `budget_exceeded`, `maintenance_window`.
     public var code: String {
         switch self {
         case .standby: "standby"
@@ -296,6 +337,7 @@ public enum FilterReason: Sendable, Hashable, Codable, CustomStringConvertible {
         case .missingFeature: "missing_feature"
         case .contextWindow: "context_window"
         case .budgetExceeded: "budget_exceeded"
+        case .maintenanceWindow: "maintenance_window"
         }
     }
 
@@ -312,6 +354,7 @@ public enum FilterReason: Sendable, Hashable, Codable, CustomStringConvertible {
         case .contextWindow(let needed, let window):
             return "context window \(window) tokens is smaller than the ~\(needed) the request needs"
         case .budgetExceeded(let limit): return "over budget (\(limit))"
+        case .maintenanceWindow(let until): return "in its maintenance window until \(Timestamp.format(until))"
         }
     }
 }

@@ -123,6 +123,14 @@ struct ModelHealth: Sendable {
 
     mutating func beginProbe() { probeInFlight = true }
 
+    /// Claims a probe before the cooldown passed (`recovery.probe_on_start`): only for a
+    /// model out for a reason a probe can clear, and not while another probe runs.
+    mutating func beginEarlyProbe() -> Bool {
+        guard state == .standby, reason?.recoversByProbe == true, !probeInFlight else { return false }
+        probeInFlight = true
+        return true
+    }
+
     /// Records a successful request; a half-open probe success reactivates the model.
     mutating func recordSuccess(tokens used: Int, cost spent: Double, policy: DeactivationPolicy, now: Date)
         -> [HealthTransition]

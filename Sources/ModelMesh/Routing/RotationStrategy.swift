@@ -103,7 +103,7 @@ public struct StrategyRegistry: Sendable {
         "modelmesh.latency-first.v1": { _ in LatencyFirstStrategy() },
         "modelmesh.session-stickiness.v1": { SessionStickinessStrategy(timeout: $0.sessionTimeout) },
         "modelmesh.rate-limit-aware.v1": { RateLimitAwareStrategy(policy: $0.rateLimit) },
-        "modelmesh.load-balanced.v1": { _ in LoadBalancedStrategy() },
+        "modelmesh.load-balanced.v1": { LoadBalancedStrategy(mode: $0.balanceMode) },
     ])
 
     /// Adds or replaces a strategy under `id`.

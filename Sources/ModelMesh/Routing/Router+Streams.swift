@@ -56,7 +56,8 @@ extension Router {
             throw error
         }
         let model = opened.segment.model
-        let remaining = Array(plan.chain.drop { $0.modelID != model.id }.dropFirst())
+        let remaining = journey.inScope(
+            Array(plan.chain.drop { $0.modelID != model.id }.dropFirst()), pool.configuration.retry.scope)
         let relay = StreamRelay(
             router: self, request: request, journey: journey, remaining: remaining, source: opened.source,
             firstChunks: opened.firstChunks, segment: opened.segment)

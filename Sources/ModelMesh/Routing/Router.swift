@@ -49,7 +49,7 @@ final class Router: Sendable {
 
     /// Replaces a reservation with the real cost (nil: unknown, the reservation is kept as spent).
     func settle(_ reservation: BudgetLedger.Reservation, actual: Double?) {
-        ledger.settle(reservation, actual: actual)
+        ledger.settle(reservation, actual: actual, now: clock.now())
         health.spendChanged()
     }
 
@@ -69,6 +69,14 @@ final class Router: Sendable {
         var refusedWindow: Int?
         /// The attempts resume a broken stream with an assistant prefill.
         var isContinuation = false
+        /// The first model tried: `retry.scope` keeps later attempts near it.
+        var firstCandidate: SelectionCandidate?
+
+        /// The candidates of `chain` this journey may still move on to under `scope`.
+        func inScope(_ chain: [SelectionCandidate], _ scope: RetryScope) -> [SelectionCandidate] {
+            guard let first = firstCandidate, scope != .any else { return chain }
+            return chain.filter { scope.allows($0, after: first) }
+        }
     }
 
     func beginJourney(pool: CapabilityPool, profile: RequestProfile, requestID: String?) -> Journey {
@@ -88,7 +96,7 @@ final class Router: Sendable {
     ) async throws -> (Value, ModelConfiguration, Usage?, BudgetLedger.Reservation) {
         let pool = journey.pool
         let retry = pool.configuration.retry
-        var queue = chain
+        var queue = journey.inScope(chain, retry.scope)
         var next = 0
         while next < queue.count {
             let candidate = queue[next]
@@ -103,6 +111,10 @@ final class Router: Sendable {
             case .outage, .unavailable: continue
             }
             guard pool.claimProbe(model.id, now: clock.now()) else { continue }
+            if journey.firstCandidate == nil {
+                journey.firstCandidate = candidate
+                queue = Array(queue[..<next]) + journey.inScope(Array(queue[next...]), retry.scope)
+            }
             let reservation: BudgetLedger.Reservation
             switch ledger.reserve(
                 scopes: ledger.hasLimits ? BudgetLedger.scopes(model: model.id, provider: model.provider, pool: pool.id) : [],

@@ -23,6 +23,9 @@ enum MetricNames {
     static let providerDeactivations = "modelmesh_provider_deactivations_total"
     /// Gauge `{provider}`: the provider's health score, 0...1.
     static let providerHealthScore = "modelmesh_provider_health_score"
+    /// Counter `{scope}`: budget alerts, one per scope and period whose settled spend reached
+    /// `alert_threshold` × the limit (`global`, `provider:<id>`, `pool:<id>`, `model:<id>`).
+    static let budgetAlerts = "modelmesh_budget_alerts_total"
     /// Counter `{endpoint, status}`: every HTTP response of the proxy, including refusals
     /// (401, 413, 429) that never reach the engine.
     static let httpResponses = "modelmesh_http_responses_total"

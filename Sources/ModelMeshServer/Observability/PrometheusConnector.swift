@@ -4,8 +4,8 @@ import ModelMesh
 import Prometheus
 import Synchronization
 
-/// The `modelmesh.prometheus.v1` observability connector: turns request logs and routing
-/// events into Prometheus metrics, served by the proxy at `GET /metrics`.
+/// The `modelmesh.prometheus.v1` observability connector: turns request logs, routing
+/// events and budget alert traces into Prometheus metrics, served by the proxy at `GET /metrics`.
 ///
 /// Metrics are created through swift-metrics against a ``PrometheusCollectorRegistry`` the
 /// connector owns (or is given); nothing touches the global `MetricsSystem`, so several
@@ -165,6 +165,15 @@ public final class PrometheusConnector: ObservabilityConnector {
         case .providerRecovered, .poolMembershipChanged, .discoveryModelsUpdated:
             break
         }
+    }
+
+    /// Counts budget alerts (traces from component `budget` carrying a `scope`); other traces
+    /// are not metrics.
+    public func trace(_ entry: TraceEntry) throws {
+        guard entry.component == BudgetLedger.Alert.component, let scope = entry.metadata["scope"]?.stringValue
+        else { return }
+        CoreMetrics.Counter(label: MetricNames.budgetAlerts, dimensions: [("scope", scope)], factory: factory)
+            .increment()
     }
 
     /// Sets the model-state gauge, e.g. from ``Mesh/describe()`` at start-up.

@@ -96,20 +96,32 @@ public struct RateLimitAwareStrategy: RotationStrategy {
     }
 }
 
-/// Shares requests in proportion to each model's weight (`model_weights`, default 1),
-/// using smooth weighted round-robin: over any window the split follows the weights and
-/// heavy models are interleaved, not bunched.
+/// Shares requests in proportion to each available model's weight (`model_weights`,
+/// default 1) times its rate-limit capacity, using smooth weighted round-robin: over any
+/// window the split follows those shares and heavy models are interleaved, not bunched.
+///
+/// The capacity depends on the pool's ``BalanceMode`` (`balance_mode`): under
+/// ``BalanceMode/relative`` (the default) it is the fraction of the model's rate limit left,
+/// under ``BalanceMode/absolute`` the number of requests left, both from the upstream's last
+/// `x-ratelimit-*` report. A model without a report (or whose reported window has reset)
+/// counts with the median capacity of those that have one, and 1 when none has, so without
+/// rate-limit data the split follows the weights alone. Only the models that survived the
+/// filter stage share: an unavailable model's share goes to the others in proportion.
 public final class LoadBalancedStrategy: RotationStrategy {
+    public let mode: BalanceMode
     /// Smooth-WRR running values, by model id (a short list: linear search beats hashing).
     private let current = Mutex<[(id: String, value: Double)]>([])
 
-    public init() {}
+    public init(mode: BalanceMode = .relative) {
+        self.mode = mode
+    }
 
     public func order(_ candidates: [SelectionCandidate], context: SelectionContext) -> [SelectionCandidate] {
         var chain = candidates.byPosition
         guard chain.count > 1 else { return chain }
+        let weights = shares(of: chain, now: context.now)
         var total = 0.0
-        for c in chain { total += max(0, c.weight) }
+        for w in weights { total += w }
         guard total > 0 else { return chain }
         let chosen = current.withLock { values -> Int in
             let saved = context.isDryRun ? values : []
@@ -126,7 +138,7 @@ public final class LoadBalancedStrategy: RotationStrategy {
                     slot = values.count - 1
                 }
                 slots.append(slot)
-                values[slot].value += max(0, candidate.weight)
+                values[slot].value += weights[i]
                 if values[slot].value > bestValue {
                     bestValue = values[slot].value
                     best = i
@@ -136,8 +148,44 @@ public final class LoadBalancedStrategy: RotationStrategy {
             if context.isDryRun { values = saved }
             return best
         }
-        let first = chain.remove(at: chosen)
-        chain.sort { a, b in a.weight == b.weight ? a.position < b.position : a.weight > b.weight }
-        return [first] + chain
+        var rest = Array(zip(chain, weights))
+        let first = rest.remove(at: chosen).0
+        rest.sort { a, b in a.1 == b.1 ? a.0.position < b.0.position : a.1 > b.1 }
+        chain = [first] + rest.map(\.0)
+        return chain
+    }
+
+    /// The unnormalised share of each candidate, in order: its weight times its capacity under
+    /// ``mode``, unknown capacities at the median of the known ones.
+    public func shares(of chain: [SelectionCandidate], now: Date) -> [Double] {
+        let capacities = chain.map { capacity(of: $0, now: now) }
+        let known = capacities.compactMap { $0 }.sorted()
+        let fill: Double
+        if known.isEmpty {
+            fill = 1
+        } else if known.count % 2 == 1 {
+            fill = known[known.count / 2]
+        } else {
+            fill = (known[known.count / 2 - 1] + known[known.count / 2]) / 2
+        }
+        return zip(chain, capacities).map { candidate, capacity in max(0, candidate.weight) * (capacity ?? fill) }
+    }
+
+    /// The capacity the mode reads from the model's last rate-limit report; `nil` when unknown.
+    func capacity(of candidate: SelectionCandidate, now: Date) -> Double? {
+        guard let limits = candidate.rateLimit else { return nil }
+        // Once the reported window has reset, the old numbers say nothing.
+        let resets = [limits.resetRequestsAt, limits.resetTokensAt].compactMap { $0 }
+        if !resets.isEmpty, resets.allSatisfy({ $0 <= now }) { return nil }
+        switch mode {
+        case .absolute:
+            return limits.remainingRequests.map { Double(max(0, $0)) }
+        case .relative:
+            let reported =
+                (limits.limitRequests != nil && limits.remainingRequests != nil)
+                || (limits.limitTokens != nil && limits.remainingTokens != nil)
+                || limits.remainingRequests == 0 || limits.remainingTokens == 0
+            return reported ? limits.headroom : nil
+        }
     }
 }
