@@ -14,10 +14,12 @@ struct MeshSource: Sendable {
     var kind: Kind
 
     /// A YAML file, with the vendors' default pricing, windows and features filled in
-    /// where the file leaves them out.
+    /// where the file leaves them out, and state persisted under the working directory when
+    /// the file has no `storage:` section.
     static func file(_ path: String) throws -> MeshSource {
         var configuration = try ConfigurationLoader.load(path: path)
         BuiltInProviders.applyDefaults(to: &configuration)
+        if !configuration.storage.isConfigured { configuration.storage = .persistentDefault }
         return MeshSource(configuration: configuration, kind: .file(path))
     }
 

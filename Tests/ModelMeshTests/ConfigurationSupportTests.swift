@@ -445,7 +445,7 @@ import Testing
     @Test func localFileStorageWithoutPolicyPersists() throws {
         let config = try ConfigurationLoader.parse(
             yaml: "storage: {connector: modelmesh.local-file.v1, path: ./state.json}", environment: [:])
-        #expect(config.storage.syncPolicy == .syncOnBoundary)
+        #expect(config.storage.syncPolicy == .immediate)
         let issues = ConfigurationLoader.validate(
             yaml: "storage: {connector: modelmesh.local-file.v1, sync_policy: in-memory}", environment: [:])
         #expect(issues.map(\.path) == ["storage.sync_policy"])

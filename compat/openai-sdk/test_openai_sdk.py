@@ -1,5 +1,7 @@
 """The official OpenAI Python SDK against `modelmesh serve`, in front of a fake upstream."""
+import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -19,6 +21,29 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_proxy(config, workdir):
+    """Starts `modelmesh serve` on `config` in `workdir`; returns the process and its URL."""
+    path = os.path.join(workdir, "modelmesh.yaml")
+    with open(path, "w") as f:
+        f.write(config)
+    port = free_port()
+    process = subprocess.Popen(
+        [BINARY, "serve", "--config", path, "--host", "127.0.0.1", "--port", str(port), "--token", TOKEN],
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=1)
+            return process, url
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("modelmesh serve exited early")
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("modelmesh serve did not become healthy")
 
 
 @pytest.fixture(scope="module")
@@ -53,25 +78,8 @@ pools:
 observability:
   routing: {{connector: modelmesh.null.v1}}
 """
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(config)
-    port = free_port()
-    process = subprocess.Popen(
-        [BINARY, "serve", "--config", f.name, "--host", "127.0.0.1", "--port", str(port), "--token", TOKEN],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/health", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError("modelmesh serve exited early")
-            time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("modelmesh serve did not become healthy")
+    workdir = tempfile.mkdtemp(prefix="modelmesh-compat-")
+    process, url = start_proxy(config, workdir)
     yield url
     process.terminate()
     process.wait(timeout=30)
@@ -145,3 +153,63 @@ def test_all_candidates_failed_is_502(client):
         client.chat.completions.create(model="doomed", messages=[{"role": "user", "content": "hi"}])
     assert info.value.status_code == 502
     assert "broken.fail-model" in str(info.value)
+
+
+def mesh_api(url, method, path):
+    request = urllib.request.Request(url + path, method=method, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_state_and_spend_persist_across_a_restart_by_default():
+    upstream = fake_upstream.start()
+    base = f"http://127.0.0.1:{upstream.server_address[1]}/v1"
+    # No storage section: `serve` keeps state under its working directory.
+    config = f"""
+providers:
+  fake:
+    connector: openai.llm.v1
+    base_url: {base}
+    api_key: sk-fake-upstream-key
+models:
+  fake.ok-model:
+    provider: fake
+    capabilities: [chat-completion]
+    pricing: {{input_per_1m: 1000, output_per_1m: 1000}}
+  fake.second-model:
+    provider: fake
+    capabilities: [chat-completion]
+pools:
+  chat:
+    capability: chat-completion
+budget: {{daily_limit: 100}}
+observability:
+  routing: {{connector: modelmesh.null.v1}}
+"""
+    workdir = tempfile.mkdtemp(prefix="modelmesh-restart-")
+    try:
+        process, url = start_proxy(config, workdir)
+        try:
+            client = openai.OpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0)
+            client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}], max_tokens=5)
+            mesh_api(url, "POST", "/v1/mesh/models/fake.second-model/deactivate")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        assert os.path.isdir(os.path.join(workdir, ".modelmesh"))
+
+        process, url = start_proxy(config, workdir)
+        try:
+            state = mesh_api(url, "GET", "/v1/mesh/state")
+            members = {m["model_id"]: m for m in state["pools"][0]["members"]}
+            assert members["fake.second-model"]["state"] == "standby"
+            assert members["fake.second-model"]["reason"] == "manual"
+            assert members["fake.ok-model"]["requests_today"] == 1
+            spent = {b["scope"]: b for b in state["budgets"]}["global"]["daily"]
+            assert spent > 0
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    finally:
+        upstream.shutdown()
+        shutil.rmtree(workdir, ignore_errors=True)

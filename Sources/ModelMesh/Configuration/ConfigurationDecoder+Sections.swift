@@ -193,6 +193,9 @@ extension ConfigurationDecoder {
     mutating func decodeStorage(_ entry: Entry?) -> StorageConfiguration {
         var result = StorageConfiguration()
         guard var map = mapping(entry) else { return result }
+        result.isConfigured = true
+        // A storage section is meant to persist: the local file unless it says otherwise.
+        result.connector = "modelmesh.local-file.v1"
         checkKeys(map, known: Self.storageKeys, unsupported: Self.unsupportedStorageKeys, in: "storage")
         for block in ["config", "persistence", "local-file"] {
             if let nested = mapping(map[block]) {
@@ -214,6 +217,9 @@ extension ConfigurationDecoder {
             }
             result.connector = id
         }
+        if map["connector"] == nil, let field = map["sync_policy"], string(field) == SyncPolicy.inMemory.rawValue {
+            result.connector = "modelmesh.memory.v1"
+        }
         let isFile = result.connector == "modelmesh.local-file.v1"
         if let field = map.first("path", "file_path") {
             if isFile || !ConnectorID.storageConnectors.contains(result.connector) {
@@ -224,15 +230,15 @@ extension ConfigurationDecoder {
         }
         if let field = map["sync_policy"] {
             result.syncPolicy = choice(field, SyncPolicy.self) ?? result.syncPolicy
-            if isFile, result.syncPolicy == .inMemory {
+            if isFile, result.syncPolicy == .inMemory, map["connector"] != nil {
                 report(
                     .invalidValue, at: field.path, "sync_policy 'in-memory' never writes the state file",
                     hint: "Use sync-on-boundary, periodic or immediate, or drop the storage section",
                     mark: field.node.mark)
             }
         } else if isFile {
-            // A file connector with no policy is meant to persist: save at start and shutdown.
-            result.syncPolicy = .syncOnBoundary
+            // A file store with no policy is meant to persist: after every change, coalesced.
+            result.syncPolicy = .immediate
         }
         if let field = map["sync_interval"] {
             result.syncInterval = duration(field) ?? result.syncInterval

@@ -436,14 +436,32 @@ public enum SyncPolicy: String, Sendable, Codable, CaseIterable {
 }
 
 /// Where model state, cooldowns and budget spend persist.
+///
+/// Built in code, a configuration keeps state in memory. A file with a `storage:` section
+/// gets the local-file store unless it names another connector or `sync_policy: in-memory`;
+/// `modelmesh serve` also persists when the file has no `storage:` section at all
+/// (``isConfigured`` tells the two apart).
 public struct StorageConfiguration: Sendable {
     /// `modelmesh.memory.v1` or `modelmesh.local-file.v1`.
     public var connector: String = "modelmesh.memory.v1"
+    /// The state directory of the local-file store (default `.modelmesh` under the working
+    /// directory).
     public var path: String?
     public var syncPolicy: SyncPolicy = .inMemory
     public var syncInterval: Duration = .seconds(300)
+    /// Whether the configuration file had a `storage:` section.
+    public var isConfigured = false
 
     public init() {}
+
+    /// The store `modelmesh serve` uses when the file says nothing about storage: the local
+    /// file under the working directory, written after every change.
+    public static var persistentDefault: StorageConfiguration {
+        var storage = StorageConfiguration()
+        storage.connector = "modelmesh.local-file.v1"
+        storage.syncPolicy = .immediate
+        return storage
+    }
 }
 
 /// One observability connector, the channels it receives and the events among them.

@@ -40,10 +40,12 @@ public struct BudgetStatus: Sendable, Codable {
     public var dailyLimit: Double?
     public var monthlyLimit: Double?
     public var perRequestLimit: Double?
+    /// Held by requests in flight, USD: zero when the mesh is idle.
+    public var reserved: Double = 0
 
     enum CodingKeys: String, CodingKey {
         case scope, daily, monthly, total, dailyLimit = "daily_limit", monthlyLimit = "monthly_limit"
-        case perRequestLimit = "per_request_limit"
+        case perRequestLimit = "per_request_limit", reserved
     }
 }
 
@@ -152,7 +154,7 @@ extension Mesh {
             return BudgetStatus(
                 scope: scope, daily: spend.daily, monthly: spend.monthly, total: spend.total,
                 dailyLimit: spend.limits?.daily, monthlyLimit: spend.limits?.monthly,
-                perRequestLimit: spend.limits?.perRequest)
+                perRequestLimit: spend.limits?.perRequest, reserved: spend.reserved)
         }
         return MeshDescription(pools: pools, providers: providers, budgets: budgets)
     }
