@@ -6,8 +6,9 @@ import NIOHTTP1
 ///
 /// Requests are translated by ``AnthropicTranslator`` and sent to `POST {base}/v1/messages`
 /// with `x-api-key` and `anthropic-version`; streams are read as server-sent events through
-/// an ``AnthropicStreamTranslator`` and end normally only on `message_stop` (a body that ends
-/// earlier fails with `.streamInterrupted`). Failures are classified from Anthropic's error
+/// an ``AnthropicStreamTranslator`` and end normally on `message_stop`, or when the body ends
+/// properly after `message_delta` reported a stop reason (a body that ends earlier fails
+/// with `.streamInterrupted`). Failures are classified from Anthropic's error
 /// bodies (`overloaded_error` 529 is a server error, `rate_limit_error` a rate limit with
 /// its `retry-after`), and `anthropic-ratelimit-*` headers are reported as rate limits.
 ///
@@ -270,7 +271,10 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
 
 /// Feeds the Messages API event stream through an ``AnthropicStreamTranslator``:
 /// `message_stop` is the end marker, an `error` event fails the stream with its class, and
-/// an event whose data cannot be read is skipped and counted.
+/// an event whose data cannot be read is skipped and counted. A body that ends properly
+/// after `message_delta` reported a stop reason is complete too (see
+/// ``AnthropicStreamTranslator/endOfBody()``); one that ends earlier, or a broken connection,
+/// is truncated.
 struct AnthropicEventDecoder: SSEEventDecoder {
     var translator: AnthropicStreamTranslator
 
@@ -286,5 +290,13 @@ struct AnthropicEventDecoder: SSEEventDecoder {
         }
         if translator.isComplete { return .end(chunks) }
         return chunks.isEmpty ? .skip : .emit(chunks)
+    }
+
+    mutating func bodyEnded() throws -> [ChatCompletionChunk] {
+        guard let chunks = translator.endOfBody() else {
+            throw ProviderError(
+                .streamInterrupted, message: "The Anthropic stream ended before message_delta reported a stop_reason")
+        }
+        return chunks
     }
 }

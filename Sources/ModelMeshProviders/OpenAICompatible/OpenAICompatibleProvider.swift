@@ -8,7 +8,9 @@ import NIOHTTP1
 ///
 /// Requests go out as they came, with `model` set to the target's wire name; unknown fields
 /// (`seed`, `logprobs`, vendor extensions) pass through unchanged. Streams ask for a final
-/// usage chunk and end normally only on `data: [DONE]`.
+/// usage chunk and end normally on `data: [DONE]`, or when the body ends properly after every
+/// choice reported its `finish_reason` (servers that never send `[DONE]`); a body that ends
+/// before that fails with `.streamInterrupted`.
 ///
 /// ```swift
 /// let transport = HTTPTransport()
