@@ -139,7 +139,9 @@ public final class GeminiProvider: ProviderConnector, CustomReflectable {
             let completion = try translator.response(response.bodyData, requestedModel: target.wireName)
             return ProviderCompletion(completion: completion, rateLimit: response.rateLimit)
         } catch var error as ProviderError {
-            error.status = error.status ?? response.status
+            // A safety block arrives in a 200 answer, but it is a refusal, not a success: it
+            // must not carry the 2xx status, which would be reported as the failure's status.
+            if error.errorClass != .contentPolicy { error.status = error.status ?? response.status }
             throw upstream.redact(error)
         }
     }
