@@ -125,7 +125,8 @@ struct OpenAICompatibleStreamingTests {
     func cleanEndAfterFinishWithoutDone() async throws {
         try await Harness.run { h in
             h.fake.enqueue(
-                .openAIStream(pieces: ["com", "plete"], usage: Usage(promptTokens: 9, completionTokens: 2), ending: .finish),
+                .openAIStream(
+                    pieces: ["com", "plete"], usage: Usage(promptTokens: 9, completionTokens: 2), ending: .finish),
                 for: "/v1/chat/completions")
             // A long idle timeout: ending normally must not wait for it.
             let provider = try h.provider(timeout: .seconds(30))

@@ -225,7 +225,9 @@ struct StreamingFailoverTests {
             case "openai":
                 // No finish chunk and no `data: [DONE]`.
                 rig.a.enqueue(
-                    .sse(FakeStreamEvent.openAIChunks(pieces: ["Almost", " done"], usage: nil).dropLast(), ending: .finish),
+                    .sse(
+                        FakeStreamEvent.openAIChunks(pieces: ["Almost", " done"], usage: nil).dropLast(),
+                        ending: .finish),
                     for: Self.openAIPath)
                 provider = FailoverRig.provider("openai", "openai.llm.v1", at: rig.a)
                 model = FailoverRig.model("openai.gpt-4o")

@@ -17,7 +17,9 @@ struct GeminiSafetyProxyTests {
             "candidates": [
                 [
                     "finishReason": .string(reason), "index": 0,
-                    "safetyRatings": [["category": "HARM_CATEGORY_HATE_SPEECH", "probability": "HIGH", "blocked": true]],
+                    "safetyRatings": [
+                        ["category": "HARM_CATEGORY_HATE_SPEECH", "probability": "HIGH", "blocked": true]
+                    ],
                 ]
             ],
             "usageMetadata": ["promptTokenCount": 12, "totalTokenCount": 12], "modelVersion": "gemini-2.0-flash",
