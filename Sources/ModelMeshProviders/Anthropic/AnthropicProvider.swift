@@ -25,11 +25,11 @@ import ModelMesh
 /// ```
 public final class AnthropicProvider: ProviderConnector, CustomReflectable {
     /// `anthropic.claude.v1`
-    public static let connectorID = "anthropic.claude.v1"
+    public static let connectorID = VendorCatalogue.anthropic.connectorID
     /// `anthropic.llm.v1`, accepted as a synonym.
     public static let aliasConnectorID = "anthropic.llm.v1"
-    /// The API host used when the provider sets no `base_url`.
-    public static let defaultBaseURL = "https://api.anthropic.com"
+    /// The API host used when the provider sets no `base_url` (`https://api.anthropic.com`).
+    public static let defaultBaseURL = VendorCatalogue.anthropic.defaultBaseURL
     /// The attempt timeout when the provider configures none.
     public static let defaultTimeout: Duration = .seconds(60)
 

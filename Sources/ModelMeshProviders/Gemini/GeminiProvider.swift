@@ -26,9 +26,10 @@ import ModelMesh
 /// ```
 public final class GeminiProvider: ProviderConnector, CustomReflectable {
     /// `google.gemini.v1`
-    public static let connectorID = "google.gemini.v1"
-    /// The API host used when the provider sets no `base_url`.
-    public static let defaultBaseURL = "https://generativelanguage.googleapis.com"
+    public static let connectorID = VendorCatalogue.google.connectorID
+    /// The API host used when the provider sets no `base_url`
+    /// (`https://generativelanguage.googleapis.com`).
+    public static let defaultBaseURL = VendorCatalogue.google.defaultBaseURL
     /// The attempt timeout when the provider configures none.
     public static let defaultTimeout: Duration = .seconds(60)
 
