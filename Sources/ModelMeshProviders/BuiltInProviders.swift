@@ -28,12 +28,11 @@ import Synchronization
 /// }
 /// ```
 public enum BuiltInProviders {
-    /// The connector IDs (short form) ``make(_:transport:)`` can build: the OpenAI-compatible
-    /// family, `anthropic.claude.v1` with its alias `anthropic.llm.v1`, and `google.gemini.v1`.
+    /// The connector IDs (short form) ``make(_:transport:)`` can build: those of every
+    /// ``ModelMesh/VendorCatalogue`` vendor (the OpenAI-compatible family, `anthropic.claude.v1`
+    /// with its alias `anthropic.llm.v1`, `google.gemini.v1`) and `openai-compatible.llm.v1`.
     public static var connectorIDs: Set<String> {
-        Set(OpenAICompatibleVendor.all.map(\.connectorID)).union([
-            AnthropicProvider.connectorID, AnthropicProvider.aliasConnectorID, GeminiProvider.connectorID,
-        ])
+        Set(VendorCatalogue.entries.flatMap(\.connectorIDs)).union(OpenAICompatibleVendor.all.map(\.connectorID))
     }
 
     /// Builds the connector of `configuration`, or returns `nil` when its connector ID is not
@@ -44,12 +43,12 @@ public enum BuiltInProviders {
     public static func make(_ configuration: ProviderConfiguration, transport: HTTPTransport) throws
         -> (any ProviderConnector)?
     {
-        switch ConnectorID.normalize(configuration.connector) {
-        case AnthropicProvider.connectorID, AnthropicProvider.aliasConnectorID:
+        switch VendorCatalogue.vendor(forConnector: configuration.connector)?.family {
+        case .anthropic:
             return try AnthropicProvider(configuration: configuration, transport: transport)
-        case GeminiProvider.connectorID:
+        case .gemini:
             return try GeminiProvider(configuration: configuration, transport: transport)
-        default:
+        case .openAI, nil:
             guard let vendor = OpenAICompatibleVendor.vendor(forConnector: configuration.connector) else { return nil }
             return try OpenAICompatibleProvider(configuration: configuration, transport: transport, vendor: vendor)
         }
@@ -110,12 +109,12 @@ public enum BuiltInProviders {
     /// The models a provider of `connector` serves by default, as model configurations with
     /// ids `<providerID>.<wire name>`; empty for an unknown connector.
     public static func defaultModels(connector: String, providerID: String) -> [ModelConfiguration] {
-        switch ConnectorID.normalize(connector) {
-        case AnthropicProvider.connectorID, AnthropicProvider.aliasConnectorID:
+        switch VendorCatalogue.vendor(forConnector: connector)?.family {
+        case .anthropic:
             return AnthropicModels.defaults(providerID: providerID)
-        case GeminiProvider.connectorID:
+        case .gemini:
             return GeminiModels.defaults(providerID: providerID)
-        default:
+        case .openAI, nil:
             guard let vendor = OpenAICompatibleVendor.vendor(forConnector: connector) else { return [] }
             return vendor.defaultModels.map { model in
                 ModelConfiguration(
@@ -172,8 +171,9 @@ public enum BuiltInProviders {
 
     /// The configuration ``ModelMesh/ProviderAutoDetection`` derives from `environment`, with
     /// the vendor defaults applied (``applyDefaults(to:)``) and base URL overrides read from
-    /// `<PROVIDER>_BASE_URL` (`OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL`, `GEMINI_BASE_URL` or
-    /// `GOOGLE_BASE_URL`, ...), as the vendors' own SDKs do. `nil` when nothing is detected.
+    /// each vendor's ``ModelMesh/VendorCatalogue/Entry/baseURLVariables`` (`OPENAI_BASE_URL`,
+    /// `ANTHROPIC_BASE_URL`, `GEMINI_BASE_URL` or `GOOGLE_BASE_URL`, ...), as the vendors' own
+    /// SDKs do. `nil` when nothing is detected.
     ///
     /// ```swift
     /// guard let configuration = BuiltInProviders.autodetectedConfiguration() else { return }
@@ -185,8 +185,7 @@ public enum BuiltInProviders {
         guard var configuration = ProviderAutoDetection.configuration(environment: environment) else { return nil }
         for index in configuration.providers.indices {
             let id = configuration.providers[index].id
-            var variables = [id.uppercased() + "_BASE_URL"]
-            if id == "google" { variables.insert("GEMINI_BASE_URL", at: 0) }
+            let variables = VendorCatalogue.vendor(named: id)?.baseURLVariables ?? [id.uppercased() + "_BASE_URL"]
             let override = variables.lazy.compactMap { environment[$0]?.trimmingCharacters(in: .whitespaces) }
                 .first { !$0.isEmpty }
             if let override { configuration.providers[index].baseURL = override }

@@ -119,7 +119,8 @@ public enum FakeStreamEnding: Sendable, Hashable {
     /// `data: [DONE]`, then the body ends properly (the OpenAI terminator).
     case done
     /// The body ends properly without a terminator event (vendors whose end marker is an
-    /// ordinary event, or a truncated OpenAI stream that still closes cleanly).
+    /// ordinary event, or an OpenAI stream that closes without `[DONE]`: complete when its
+    /// choices reported their `finish_reason`, truncated otherwise).
     case finish
     /// The connection is closed in the middle of the body: no terminating chunk. The close
     /// comes 200ms after the last event, so a client has read what was sent before it.

@@ -163,6 +163,34 @@ struct AnthropicProviderTests {
         }
     }
 
+    @Test("A clean end after message_delta's stop_reason, without message_stop, completes the stream with usage")
+    func cleanEndAfterStopReason() async throws {
+        try await Harness.run { h in
+            let events = FakeStreamEvent.anthropicEvents(pieces: ["all", " there"], inputTokens: 14, outputTokens: 6)
+            // Everything but message_stop: the body then ends cleanly.
+            h.fake.enqueue(.sse(Array(events.dropLast()), ending: .finish), for: Self.messages)
+            h.fake.enqueue(
+                .sse(Array(events.dropLast()) + [.anthropicPing(delay: .milliseconds(100))], ending: .cut),
+                for: Self.messages)
+            let provider = try h.anthropic(timeout: .seconds(30))
+            let started = ContinuousClock.now
+            let clean = await drain(
+                try await provider.stream(Harness.request(), target: Harness.claude, context: Harness.context()))
+            #expect(clean.error == nil)
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(text(of: clean.chunks) == "all there")
+            #expect(clean.chunks.compactMap { $0.choices.first?.finishReason } == ["stop"])
+            #expect(clean.chunks.last?.choices.isEmpty == true)
+            #expect(clean.chunks.last?.usage == Usage(promptTokens: 14, completionTokens: 6))
+
+            // The same events on a connection that breaks are not a complete answer.
+            let cut = await drain(
+                try await provider.stream(Harness.request(), target: Harness.claude, context: Harness.context()))
+            #expect(text(of: cut.chunks) == "all there")
+            #expect((cut.error as? ProviderError)?.errorClass == .streamInterrupted)
+        }
+    }
+
     @Test("An in-band overloaded_error event fails the stream as a server error; pings and unknown events are skipped")
     func inBandError() async throws {
         try await Harness.run { h in

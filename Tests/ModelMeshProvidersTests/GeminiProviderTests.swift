@@ -279,6 +279,48 @@ struct GeminiProviderTests {
         }
     }
 
+    @Test(
+        "Every policy finish reason before any content is a content-policy error naming it, for answers and streams",
+        arguments: [
+            "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+            "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",
+        ])
+    func policyFinishReasons(reason: String) async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(.geminiResponse(text: nil, finishReason: reason, candidatesTokens: 0), for: Self.generate)
+            h.fake.enqueue(.sse([.geminiChunk(text: nil, finishReason: reason)]), for: Self.streamGenerate)
+            let provider = try h.gemini()
+            let complete = await #expect(throws: ProviderError.self) {
+                try await provider.complete(Harness.request(), target: Harness.flash, context: Harness.context())
+            }
+            #expect(complete?.errorClass == .contentPolicy)
+            #expect(complete?.vendorCode == reason)
+            #expect(complete?.message.contains(reason) == true)
+            // The block came in a 200 answer; that status must not travel with the refusal.
+            #expect(complete?.status == nil)
+            let (chunks, error) = await drain(
+                try await provider.stream(Harness.request(), target: Harness.flash, context: Harness.context()))
+            #expect(chunks.isEmpty)
+            let streamed = try #require(error as? ProviderError)
+            #expect(streamed.errorClass == .contentPolicy)
+            #expect(streamed.message.contains(reason))
+            #expect(streamed.status == nil)
+        }
+    }
+
+    @Test("A blocked prompt names its reason and carries no HTTP status")
+    func blockedPromptMessage() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(.geminiBlockedPrompt(reason: "PROHIBITED_CONTENT"), for: Self.generate)
+            let error = await #expect(throws: ProviderError.self) {
+                try await h.gemini().complete(Harness.request(), target: Harness.flash, context: Harness.context())
+            }
+            #expect(error?.errorClass == .contentPolicy)
+            #expect(error?.message.contains("PROHIBITED_CONTENT") == true)
+            #expect(error?.status == nil)
+        }
+    }
+
     @Test("The key never appears in errors: echoed bodies, connection failures, descriptions")
     func keyNeverLeaks() async throws {
         try await Harness.run { h in

@@ -252,6 +252,8 @@ struct GeminiResponseTests {
         arguments: [
             ("STOP", "stop"), ("MAX_TOKENS", "length"), ("SAFETY", "content_filter"), ("RECITATION", "content_filter"),
             ("BLOCKLIST", "content_filter"), ("PROHIBITED_CONTENT", "content_filter"), ("SPII", "content_filter"),
+            ("IMAGE_SAFETY", "content_filter"), ("IMAGE_PROHIBITED_CONTENT", "content_filter"),
+            ("IMAGE_RECITATION", "content_filter"), ("UNEXPECTED_TOOL_CALL", "unexpected_tool_call"),
             ("MALFORMED_FUNCTION_CALL", "malformed_function_call"), ("OTHER", "other"),
         ])
     func finishReasons(reason: String, expected: String) throws {

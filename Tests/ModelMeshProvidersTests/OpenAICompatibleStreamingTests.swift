@@ -121,13 +121,87 @@ struct OpenAICompatibleStreamingTests {
         }
     }
 
-    @Test("A body that ends cleanly without [DONE] is still a truncated stream")
-    func cleanEndWithoutDone() async throws {
+    @Test("A body that ends cleanly after a finish_reason but without [DONE] is a complete answer, at once")
+    func cleanEndAfterFinishWithoutDone() async throws {
         try await Harness.run { h in
-            h.fake.enqueue(.openAIStream(pieces: ["partial"], ending: .finish), for: "/v1/chat/completions")
+            h.fake.enqueue(
+                .openAIStream(
+                    pieces: ["com", "plete"], usage: Usage(promptTokens: 9, completionTokens: 2), ending: .finish),
+                for: "/v1/chat/completions")
+            // A long idle timeout: ending normally must not wait for it.
+            let provider = try h.provider(timeout: .seconds(30))
+            let started = ContinuousClock.now
+            let (chunks, error) = await drain(
+                try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(error == nil)
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(text(of: chunks) == "complete")
+            #expect(chunks.compactMap { $0.choices.first?.finishReason } == ["stop"])
+            #expect(chunks.last?.choices.isEmpty == true)
+            #expect(chunks.last?.usage == Usage(promptTokens: 9, completionTokens: 2))
+        }
+    }
+
+    @Test("Without a usage chunk, a finish_reason and a clean end still complete the stream")
+    func cleanEndAfterFinishWithoutUsage() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(.openAIStream(pieces: ["done"], usage: nil, ending: .finish), for: "/v1/chat/completions")
+            let (chunks, error) = await drain(
+                try await h.provider().stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(error == nil)
+            #expect(text(of: chunks) == "done")
+            #expect(chunks.last?.choices.first?.finishReason == "stop")
+        }
+    }
+
+    @Test("A body that ends cleanly without any finish_reason (and without [DONE]) is a truncated stream")
+    func cleanEndWithoutFinish() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(
+                .sse(FakeStreamEvent.openAIChunks(pieces: ["partial"], usage: nil).dropLast(), ending: .finish),
+                for: "/v1/chat/completions")
             let (chunks, error) = await drain(
                 try await h.provider().stream(Harness.request(), target: Harness.target, context: Harness.context()))
             #expect(text(of: chunks) == "partial")
+            #expect((error as? ProviderError)?.errorClass == .streamInterrupted)
+        }
+    }
+
+    @Test("With n > 1, a clean end is complete only when every choice reported its finish_reason")
+    func cleanEndWithUnfinishedChoice() async throws {
+        try await Harness.run { h in
+            func chunk(_ index: Int, _ content: String?, finish: String? = nil) -> FakeStreamEvent {
+                .json(
+                    ChatCompletionChunk(
+                        id: "c", created: 1, model: "gpt-4o",
+                        choices: [.init(index: index, delta: .init(content: content), finishReason: finish)]))
+            }
+            h.fake.enqueue(
+                .sse([chunk(0, "a"), chunk(1, "b"), chunk(0, nil, finish: "stop")], ending: .finish),
+                for: "/v1/chat/completions")
+            h.fake.enqueue(
+                .sse(
+                    [chunk(0, "a"), chunk(1, "b"), chunk(0, nil, finish: "stop"), chunk(1, nil, finish: "length")],
+                    ending: .finish),
+                for: "/v1/chat/completions")
+            let provider = try h.provider()
+            let open = await drain(
+                try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect((open.error as? ProviderError)?.errorClass == .streamInterrupted)
+            let finished = await drain(
+                try await provider.stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(finished.error == nil)
+            #expect(finished.chunks.count == 4)
+        }
+    }
+
+    @Test("A connection cut after the finish_reason is still an interrupted stream")
+    func cutAfterFinish() async throws {
+        try await Harness.run { h in
+            h.fake.enqueue(.openAIStream(pieces: ["almost"], usage: nil, ending: .cut), for: "/v1/chat/completions")
+            let (chunks, error) = await drain(
+                try await h.provider().stream(Harness.request(), target: Harness.target, context: Harness.context()))
+            #expect(text(of: chunks) == "almost")
             #expect((error as? ProviderError)?.errorClass == .streamInterrupted)
         }
     }

@@ -215,7 +215,7 @@ struct StreamingFailoverTests {
     }
 
     @Test(
-        "A stream that closes cleanly without its end marker is never a success",
+        "A stream that closes cleanly without its end marker and without a finish reason is never a success",
         arguments: ["openai", "anthropic", "google"])
     func cleanCloseWithoutEndMarker(_ vendor: String) async throws {
         try await FailoverRig.run(fakes: 1) { rig in
@@ -223,8 +223,12 @@ struct StreamingFailoverTests {
             let model: ModelConfiguration
             switch vendor {
             case "openai":
-                // Finish chunk and usage, but no `data: [DONE]`.
-                rig.a.enqueue(.openAIStream(pieces: ["Almost", " done"], ending: .finish), for: Self.openAIPath)
+                // No finish chunk and no `data: [DONE]`.
+                rig.a.enqueue(
+                    .sse(
+                        FakeStreamEvent.openAIChunks(pieces: ["Almost", " done"], usage: nil).dropLast(),
+                        ending: .finish),
+                    for: Self.openAIPath)
                 provider = FailoverRig.provider("openai", "openai.llm.v1", at: rig.a)
                 model = FailoverRig.model("openai.gpt-4o")
             case "anthropic":
@@ -242,6 +246,58 @@ struct StreamingFailoverTests {
             #expect(outcome.text == "Almost done")
             #expect(outcome.meshError?.code == .streamInterrupted)
             #expect(rig.recorder.logs.last?.error != nil)
+        }
+    }
+
+    @Test("A stream that finished and closed cleanly without [DONE] is a complete success with usage")
+    func cleanEndWithoutDoneSucceeds() async throws {
+        try await FailoverRig.run { rig in
+            rig.a.enqueue(
+                .openAIStream(
+                    pieces: ["Hello", " there"], usage: Usage(promptTokens: 1_000_000, completionTokens: 0),
+                    ending: .finish),
+                for: Self.openAIPath)
+            rig.b.setDefault(.anthropicStream(pieces: ["unused"]))
+            let mesh = try rig.mesh(
+                providers: [
+                    FailoverRig.provider("openai", "openai.llm.v1", at: rig.a),
+                    FailoverRig.provider("anthropic", "anthropic.claude.v1", at: rig.b),
+                ],
+                models: [
+                    FailoverRig.model(
+                        "openai.gpt-4o", pricing: ModelPricing(inputPerMillion: 2.5, outputPerMillion: 10)),
+                    FailoverRig.model("anthropic.claude-sonnet-4-20250514", features: [.systemPrompt, .prefill]),
+                ]
+            ) { pool in
+                // Far longer than the test may take: the end must not wait for a deadline.
+                pool.stream.idleTimeout = .seconds(60)
+            }
+            var request = Self.request
+            request.streamOptions = ["include_usage": true]
+            let started = ContinuousClock.now
+            let stream = try await mesh.routeStream(request)
+            var usage: Usage?
+            var outcome = StreamOutcome()
+            do {
+                for try await chunk in stream.chunks {
+                    outcome.text += chunk.choices.first?.delta.content ?? ""
+                    if let reason = chunk.choices.first?.finishReason { outcome.finishReasons.append(reason) }
+                    if let chunkUsage = chunk.usage { usage = chunkUsage }
+                }
+            } catch {
+                outcome.error = error
+            }
+            #expect(outcome.error == nil)
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(outcome.text == "Hello there")
+            #expect(outcome.finishReasons == ["stop"])
+            #expect(usage == Usage(promptTokens: 1_000_000, completionTokens: 0))
+            #expect(stream.modelID == "openai.gpt-4o")
+            #expect(rig.b.requests.isEmpty)  // not resumed elsewhere
+            let log = try #require(rig.recorder.logs.last)
+            #expect(log.error == nil)
+            #expect(log.tokensIn == 1_000_000)
+            #expect(abs((log.cost ?? 0) - 2.5) < 1e-9)
         }
     }
 

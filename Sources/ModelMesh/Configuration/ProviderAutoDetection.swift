@@ -2,6 +2,8 @@ import Foundation
 
 /// Builds a configuration from the environment when there is no configuration file.
 ///
+/// What can be detected, and how, is the ``VendorCatalogue``.
+///
 /// Each provider whose API-key variable is set (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, ...)
 /// or whose local host variable is set (`OLLAMA_HOST`, ...) becomes a provider with its
 /// default models, and all of them join one `chat-completion` pool (stick-until-failure,
@@ -31,68 +33,18 @@ public enum ProviderAutoDetection {
     /// The id of the pool an auto-detected configuration serves.
     public static let poolID = "chat-completion"
 
-    private static let chat = "generation.text-generation.chat-completion"
-    private static let textEmbeddings = "representation.embeddings.text-embeddings"
-    private static let webSearch = "retrieval.grounded-generation.web-search"
-
-    /// Detectable providers, in priority order.
-    public static let registry: [Entry] = [
-        cloud(
-            "openai", "OPENAI_API_KEY", "openai.llm.v1",
-            [
-                model("openai.gpt-4o", 128_000, 16_384, perMillion: (2.5, 10), [.toolCalling, .vision, .systemPrompt]),
-                model(
-                    "openai.gpt-4o-mini", 128_000, 16_384, perMillion: (0.15, 0.6),
-                    [.toolCalling, .vision, .systemPrompt]),
-            ]),
-        cloud(
-            "anthropic", "ANTHROPIC_API_KEY", "anthropic.claude.v1",
-            [
-                model(
-                    "anthropic.claude-sonnet-4-20250514", 200_000, 16_384, perMillion: (3, 15),
-                    [.toolCalling, .vision, .systemPrompt, .prefill]),
-                model(
-                    "anthropic.claude-haiku-4-5-20251001", 200_000, 8192, perMillion: (1, 5),
-                    [.toolCalling, .vision, .systemPrompt, .prefill]),
-            ]),
+    /// Detectable providers, in priority order: the ``VendorCatalogue`` entries.
+    public static let registry: [Entry] = VendorCatalogue.entries.map { vendor in
         Entry(
-            name: "google", variables: ["GOOGLE_API_KEY", "GEMINI_API_KEY"], connector: "google.gemini.v1",
-            isLocal: false,
-            models: [
-                model("google.gemini-2.0-flash", 1_048_576, 8192, [.toolCalling, .vision, .systemPrompt]),
-                model("google.gemini-2.0-flash-lite", 1_048_576, 8192, [.systemPrompt]),
-            ]),
-        cloud(
-            "groq", "GROQ_API_KEY", "groq.api.v1",
-            [model("groq.llama-3.3-70b-versatile", 128_000, 32_768, [.toolCalling, .systemPrompt])]),
-        cloud(
-            "mistral", "MISTRAL_API_KEY", "mistral.api.v1",
-            [
-                model("mistral.mistral-large-latest", 128_000, 8192, [.toolCalling, .systemPrompt]),
-                model(
-                    "mistral.mistral-small-latest", 128_000, 8192, [.toolCalling, .systemPrompt],
-                    extra: [textEmbeddings]),
-            ]),
-        cloud(
-            "together", "TOGETHER_API_KEY", "together.api.v1",
-            [model("together.meta-llama-3.1-8b-instruct-turbo", 131_072, 4096, [.systemPrompt])]),
-        cloud(
-            "openrouter", "OPENROUTER_API_KEY", "openrouter.gateway.v1",
-            [model("openrouter.auto", 128_000, 4096, [.systemPrompt])]),
-        cloud(
-            "deepseek", "DEEPSEEK_API_KEY", "deepseek.api.v1",
-            [model("deepseek.deepseek-chat", 64_000, 8192, perMillion: (0.14, 0.28), [.toolCalling, .systemPrompt])]),
-        cloud(
-            "xai", "XAI_API_KEY", "xai.grok.v1", [model("xai.grok-2", 128_000, 32_768, [.toolCalling, .systemPrompt])]),
-        // Sonar answers chat completions grounded in web search.
-        cloud(
-            "perplexity", "PERPLEXITY_API_KEY", "perplexity.search.v1",
-            [model("perplexity.sonar", 128_000, 8192, [.systemPrompt], extra: [webSearch])]),
-        local("ollama", "OLLAMA_HOST", "ollama.local.v1", [model("ollama.llama3", 8192, 4096, [.systemPrompt])]),
-        local("lmstudio", "LMSTUDIO_HOST", "lmstudio.local.v1", []),
-        local("vllm", "VLLM_HOST", "vllm.local.v1", []),
-        local("localai", "LOCALAI_HOST", "localai.local.v1", []),
-    ]
+            name: vendor.id, variables: vendor.detectionVariables, connector: vendor.connectorID,
+            isLocal: vendor.isLocal,
+            models: vendor.models.map { model in
+                ModelConfiguration(
+                    id: "\(vendor.id).\(model.name)", name: model.wireName, provider: vendor.id,
+                    capabilities: model.capabilities, features: model.features, contextWindow: model.contextWindow,
+                    maxOutputTokens: model.maxOutputTokens, pricing: model.pricing)
+            })
+    }
 
     /// The providers whose variables are set in `environment`, in registry order.
     ///
@@ -122,39 +74,13 @@ public enum ProviderAutoDetection {
         guard !providers.isEmpty else { return nil }
         let detected = Set(providers.map(\.id))
         let models = registry.filter { detected.contains($0.name) }.flatMap(\.models)
-        let pool = PoolConfiguration(id: poolID, capability: chat, strategy: "modelmesh.stick-until-failure.v1")
+        let pool = PoolConfiguration(
+            id: poolID, capability: VendorCatalogue.chat, strategy: "modelmesh.stick-until-failure.v1")
         return MeshConfiguration(providers: providers, models: models, pools: [pool])
     }
 
     /// The connector of a vendor name used as a provider id (`openai` → `openai.llm.v1`).
     static func connector(forVendor name: String) -> String? {
-        if name == "gemini" { return "google.gemini.v1" }
-        return registry.first { $0.name == name }?.connector
-    }
-
-    private static func cloud(_ name: String, _ variable: String, _ connector: String, _ models: [ModelConfiguration])
-        -> Entry
-    {
-        Entry(name: name, variables: [variable], connector: connector, isLocal: false, models: models)
-    }
-
-    private static func local(_ name: String, _ variable: String, _ connector: String, _ models: [ModelConfiguration])
-        -> Entry
-    {
-        Entry(name: name, variables: [variable], connector: connector, isLocal: true, models: models)
-    }
-
-    /// A chat model of `vendor.name`. Prices are USD per 1M tokens (the original lists them
-    /// per 1K; they are written here already multiplied by 1000).
-    private static func model(
-        _ id: String, _ contextWindow: Int, _ maxOutput: Int, perMillion: (Double, Double)? = nil,
-        _ features: ModelFeatures,
-        extra: [String] = []
-    ) -> ModelConfiguration {
-        let provider = String(id.prefix { $0 != "." })
-        return ModelConfiguration(
-            id: id, provider: provider, capabilities: [chat] + extra, features: features, contextWindow: contextWindow,
-            maxOutputTokens: maxOutput,
-            pricing: perMillion.map { ModelPricing(inputPerMillion: $0.0, outputPerMillion: $0.1) })
+        VendorCatalogue.vendor(named: name)?.connectorID
     }
 }

@@ -1,15 +1,16 @@
 import Foundation
 import ModelMesh
-import NIOHTTP1
 
 /// A connector for the Anthropic Messages API (`anthropic.claude.v1`, alias `anthropic.llm.v1`).
 ///
 /// Requests are translated by ``AnthropicTranslator`` and sent to `POST {base}/v1/messages`
-/// with `x-api-key` and `anthropic-version`; streams are read as server-sent events through
-/// an ``AnthropicStreamTranslator`` and end normally only on `message_stop` (a body that ends
-/// earlier fails with `.streamInterrupted`). Failures are classified from Anthropic's error
-/// bodies (`overloaded_error` 529 is a server error, `rate_limit_error` a rate limit with
-/// its `retry-after`), and `anthropic-ratelimit-*` headers are reported as rate limits.
+/// with `x-api-key`, `anthropic-version`, the configured headers and `x-request-id` with the
+/// request's id; streams are read as server-sent events through an
+/// ``AnthropicStreamTranslator`` and end normally on `message_stop`, or when the body ends
+/// properly after `message_delta` reported a stop reason (a body that ends earlier fails
+/// with `.streamInterrupted`). Failures are classified from Anthropic's error bodies
+/// (`overloaded_error` 529 is a server error, `rate_limit_error` a rate limit with its
+/// `retry-after`), and `anthropic-ratelimit-*` headers are reported as rate limits.
 ///
 /// Provider settings:
 /// - `anthropic_version`: the `anthropic-version` header (default `2023-06-01`).
@@ -24,33 +25,15 @@ import NIOHTTP1
 /// ```
 public final class AnthropicProvider: ProviderConnector, CustomReflectable {
     /// `anthropic.claude.v1`
-    public static let connectorID = "anthropic.claude.v1"
+    public static let connectorID = VendorCatalogue.anthropic.connectorID
     /// `anthropic.llm.v1`, accepted as a synonym.
     public static let aliasConnectorID = "anthropic.llm.v1"
-    /// The API host used when the provider sets no `base_url`.
-    public static let defaultBaseURL = "https://api.anthropic.com"
+    /// The API host used when the provider sets no `base_url` (`https://api.anthropic.com`).
+    public static let defaultBaseURL = VendorCatalogue.anthropic.defaultBaseURL
     /// The attempt timeout when the provider configures none.
     public static let defaultTimeout: Duration = .seconds(60)
 
-    /// The provider id.
-    public let id: String
-    /// The API host, without a version path (`https://api.anthropic.com`).
-    public let baseURL: String
-    /// The `anthropic-version` header value.
-    public let apiVersion: String
-    /// `max_tokens` for requests that set none.
-    public let defaultMaxTokens: Int
-    /// Bounds one attempt (connect to last byte of a complete answer; the head of a stream).
-    public let timeout: Duration
-    /// The longest silence tolerated inside a streamed body.
-    public let streamIdleTimeout: Duration
-
-    private let transport: HTTPTransport
-    private let apiKey: Secret?
-    private let staticHeaders: HTTPHeaders
-    private let redactions: [String]
-    private let translator = AnthropicTranslator()
-    private let invalidEvents = EventCounter()
+    private let connector: HTTPProviderConnector<AnthropicDialect>
 
     /// Creates the connector for `configuration`.
     ///
@@ -62,53 +45,23 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
     public init(configuration: ProviderConfiguration, transport: HTTPTransport, streamIdleTimeout: Duration? = nil)
         throws
     {
-        id = configuration.id
-        self.transport = transport
-        if let configured = configuration.baseURL.flatMap({ $0.isEmpty ? nil : $0 }) {
-            baseURL = try APIHostURL.normalize(
-                configured, providerID: configuration.id, versionSegments: ["v1"], example: Self.defaultBaseURL)
-        } else {
-            baseURL = Self.defaultBaseURL
-        }
-        let settings = configuration.settings
-        apiVersion =
-            try Self.stringSetting(settings, "anthropic_version", provider: id) ?? AnthropicTranslator.apiVersion
-        if let value = settings["max_tokens"], value != .null {
-            guard let maxTokens = value.intValue, maxTokens > 0 else {
-                throw ProviderSetupError(
-                    code: "invalid_setting", providerID: id, message: "max_tokens must be a positive integer",
-                    hint: "Write for example max_tokens: 4096")
-            }
-            defaultMaxTokens = maxTokens
-        } else {
-            defaultMaxTokens = AnthropicTranslator.defaultMaxTokens
-        }
-        let timeout = configuration.timeout ?? Self.defaultTimeout
-        self.timeout = timeout
-        self.streamIdleTimeout = streamIdleTimeout ?? timeout
-        apiKey = configuration.apiKey.flatMap { $0.isEmpty ? nil : $0 }
-
-        var headers = HTTPHeaders()
-        headers.add(name: "accept", value: "application/json")
-        headers.add(name: "anthropic-version", value: apiVersion)
-        switch settings["anthropic_beta"] {
-        case .string(let beta)? where !beta.isEmpty:
-            headers.add(name: "anthropic-beta", value: beta)
-        case .array(let list)?:
-            let names = list.compactMap(\.stringValue).filter { !$0.isEmpty }
-            if !names.isEmpty { headers.add(name: "anthropic-beta", value: names.joined(separator: ",")) }
-        default:
-            break
-        }
-        var redactions = [apiKey?.value].compactMap { $0 }
-        // Configured headers win (sorted: the order must not depend on hashing).
-        for (name, value) in configuration.headers.sorted(by: { $0.key < $1.key }) {
-            headers.replaceOrAdd(name: name, value: value.value)
-            if value.value.count >= 8 { redactions.append(value.value) }
-        }
-        staticHeaders = headers
-        self.redactions = redactions
+        connector = HTTPProviderConnector(
+            configuration: configuration, dialect: try AnthropicDialect(configuration: configuration),
+            transport: transport, defaultTimeout: Self.defaultTimeout, streamIdleTimeout: streamIdleTimeout)
     }
+
+    /// The provider id.
+    public var id: String { connector.id }
+    /// The API host, without a version path (`https://api.anthropic.com`).
+    public var baseURL: String { connector.dialect.baseURL }
+    /// The `anthropic-version` header value.
+    public var apiVersion: String { connector.dialect.apiVersion }
+    /// `max_tokens` for requests that set none.
+    public var defaultMaxTokens: Int { connector.dialect.defaultMaxTokens }
+    /// Bounds one attempt (connect to last byte of a complete answer; the head of a stream).
+    public var timeout: Duration { connector.timeout }
+    /// The longest silence tolerated inside a streamed body.
+    public var streamIdleTimeout: Duration { connector.streamIdleTimeout }
 
     /// A mirror without credentials: only the id, the connector and the endpoint.
     public var customMirror: Mirror {
@@ -116,10 +69,10 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
     }
 
     /// Events of streamed answers that could not be decoded and were skipped, since creation.
-    public var invalidStreamEventCount: Int { invalidEvents.value }
+    public var invalidStreamEventCount: Int { connector.invalidStreamEventCount }
 
     /// The stream's deadlines are enforced by the connection watchdog (no timer per chunk).
-    public var enforcesStreamDeadlines: Bool { true }
+    public var enforcesStreamDeadlines: Bool { connector.enforcesStreamDeadlines }
 
     /// `https://api.anthropic.com/v1/messages`
     public var messagesURL: String { baseURL + AnthropicTranslator.messagesPath }
@@ -131,160 +84,32 @@ public final class AnthropicProvider: ProviderConnector, CustomReflectable {
     public func complete(_ request: ChatCompletionRequest, target: ModelTarget, context: AttemptContext) async throws
         -> ProviderCompletion
     {
-        let upstream = try makeRequest(request, target: target, stream: false, context: context)
-        let response = try await transport.send(upstream, budget: context.budget(timeout: timeout))
-        guard response.isSuccess else { throw upstream.redact(Self.error(for: response)) }
-        do {
-            let completion = try translator.response(response.bodyData, requestedModel: target.wireName)
-            return ProviderCompletion(completion: completion, rateLimit: response.rateLimit)
-        } catch var error as ProviderError {
-            error.status = error.status ?? response.status
-            error.rateLimit = error.rateLimit ?? response.rateLimit
-            throw upstream.redact(error)
-        }
+        try await connector.complete(request, target: target, context: context)
     }
 
     public func stream(_ request: ChatCompletionRequest, target: ModelTarget, context: AttemptContext) async throws
         -> ProviderStream
     {
-        var upstream = try makeRequest(request, target: target, stream: true, context: context)
-        upstream.headers.replaceOrAdd(name: "accept", value: "text/event-stream")
-        let stream = try await transport.openEventStream(
-            upstream, headBudget: context.budget(timeout: timeout), idleTimeout: streamIdleTimeout,
-            decoder: AnthropicEventDecoder(translator: AnthropicStreamTranslator(model: target.wireName)),
-            deadlines: context.streamDeadlines, carriesOutput: \.carriesOutput,
-            onInvalidEvent: { [self] _ in invalidEvents.increment() },
-            failure: { Self.error(for: $0) })
-        return ProviderStream(chunks: stream.elements, rateLimit: stream.rateLimit)
+        try await connector.stream(request, target: target, context: context)
     }
 
     /// Anthropic has no embeddings endpoint: always throws `.invalidRequest`.
     public func embed(_ request: EmbeddingRequest, target: ModelTarget, context: AttemptContext) async throws
         -> ProviderEmbedding
     {
-        throw ProviderError(
-            .invalidRequest,
-            message:
-                "Provider '\(id)' (Anthropic) does not serve embeddings; route embeddings to an embedding-capable pool")
+        try await connector.embed(request, target: target, context: context)
     }
 
     /// The models of `GET /v1/models`, every page.
     public func listModels() async throws -> [ProviderModelInfo] {
-        var models: [ProviderModelInfo] = []
-        var after: String?
-        // Bounded: a server that always says `has_more` must not loop forever.
-        for _ in 0..<50 {
-            var query = "?limit=1000"
-            if let after { query += "&after_id=" + QueryString.escaped(after) }
-            let response = try await get(modelsURL + query)
-            guard let value = WireJSON.parse(response.bodyData), let data = value["data"]?.arrayValue else {
-                throw ProviderError(
-                    .serverError, status: response.status, message: "The Anthropic model list could not be decoded")
-            }
-            models += data.compactMap { entry in
-                entry["id"]?.stringValue.map { ProviderModelInfo(id: $0, ownedBy: "anthropic") }
-            }
-            guard value["has_more"]?.boolValue == true, let last = value["last_id"]?.stringValue, last != after else {
-                break
-            }
-            after = last
-        }
-        return models
+        try await connector.listModels()
     }
 
     /// Lists one model: proves the host answers and the key is accepted.
     public func healthCheck() async throws {
-        _ = try await get(modelsURL + "?limit=1")
+        try await connector.healthCheck()
     }
 
     /// Nothing to release: the transport is shared and shut down by its owner.
     public func shutdown() async {}
-
-    // MARK: Internals
-
-    /// The classified error of a failed response: the vendor body decides the class; the
-    /// transport's `Retry-After` (which also reads `retry-after-ms`) and rate limits fill in.
-    static func error(for response: UpstreamResponse) -> ProviderError {
-        var error = AnthropicTranslator.error(
-            status: response.status, headers: response.headers.map { ($0.name, $0.value) }, body: response.bodyData)
-        error.status = response.status
-        error.retryAfter = response.retryAfter ?? error.retryAfter
-        error.rateLimit = error.rateLimit ?? response.rateLimit
-        return error
-    }
-
-    private func makeRequest(
-        _ request: ChatCompletionRequest, target: ModelTarget, stream: Bool, context: AttemptContext
-    ) throws -> UpstreamRequest {
-        let body = try translator.request(
-            Self.trimmingPrefill(request), model: target.wireName, stream: stream, defaultMaxTokens: defaultMaxTokens)
-        var upstream = UpstreamRequest(
-            method: .POST, url: messagesURL, headers: authorizedHeaders(), body: .init(bytes: body),
-            redactions: redactions, rateLimitHeaders: .anthropic, clock: context.clock)
-        upstream.headers.replaceOrAdd(name: "content-type", value: "application/json")
-        return upstream
-    }
-
-    private func authorizedHeaders() -> HTTPHeaders {
-        var headers = staticHeaders
-        if let apiKey, !headers.contains(name: "x-api-key") { headers.add(name: "x-api-key", value: apiKey.value) }
-        return headers
-    }
-
-    private func get(_ url: String) async throws -> UpstreamResponse {
-        let upstream = UpstreamRequest(
-            method: .GET, url: url, headers: authorizedHeaders(), redactions: redactions,
-            rateLimitHeaders: .anthropic)
-        let response = try await transport.send(upstream, budget: timeout)
-        guard response.isSuccess else { throw upstream.redact(Self.error(for: response)) }
-        return response
-    }
-
-    /// Anthropic rejects a final assistant turn (a prefill) that ends in whitespace, and a
-    /// resumed stream's prefill often does ("Hello, "); the model continues fine without it.
-    static func trimmingPrefill(_ request: ChatCompletionRequest) -> ChatCompletionRequest {
-        guard let last = request.messages.last, last.role == "assistant", last.toolCalls?.isEmpty ?? true,
-            case .text(let text)? = last.content
-        else { return request }
-        var trimmed = text
-        while let character = trimmed.last, character.isWhitespace { trimmed.removeLast() }
-        guard trimmed.count != text.count else { return request }
-        var copy = request
-        copy.messages[copy.messages.count - 1].content = .text(trimmed)
-        return copy
-    }
-
-    private static func stringSetting(_ settings: [String: JSONValue], _ key: String, provider: String) throws
-        -> String?
-    {
-        guard let value = settings[key], value != .null else { return nil }
-        guard let text = value.stringValue, !text.isEmpty else {
-            throw ProviderSetupError(
-                code: "invalid_setting", providerID: provider, message: "\(key) must be a non-empty string",
-                hint: "Write for example \(key): \"2023-06-01\"")
-        }
-        return text
-    }
-
-}
-
-/// Feeds the Messages API event stream through an ``AnthropicStreamTranslator``:
-/// `message_stop` is the end marker, an `error` event fails the stream with its class, and
-/// an event whose data cannot be read is skipped and counted.
-struct AnthropicEventDecoder: SSEEventDecoder {
-    var translator: AnthropicStreamTranslator
-
-    mutating func decode(_ event: SSEEvent) throws -> SSEDecodeStep<ChatCompletionChunk> {
-        // An unnamed event (or the default type `message`) is named by its data's `type`.
-        let name = event.event.flatMap { $0 == "message" ? nil : $0 } ?? ""
-        let chunks: [ChatCompletionChunk]
-        do {
-            chunks = try translator.consume(event: name, data: event.data)
-        } catch {
-            if event.event == "error" || WireJSON.parse(Data(event.data.utf8))?["type"] == "error" { throw error }
-            return .invalid
-        }
-        if translator.isComplete { return .end(chunks) }
-        return chunks.isEmpty ? .skip : .emit(chunks)
-    }
 }

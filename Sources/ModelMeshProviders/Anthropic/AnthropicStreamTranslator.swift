@@ -25,7 +25,11 @@ import ModelMesh
 /// for event in sseEvents {
 ///     for chunk in try translator.consume(event: event.name, data: event.data) { yield(chunk) }
 /// }
-/// guard translator.isComplete else { throw ProviderError(.streamInterrupted, message: "...") }
+/// if !translator.isComplete {
+///     // The body ended without message_stop: complete only after a stop reason.
+///     guard let last = translator.endOfBody() else { throw ProviderError(.streamInterrupted, message: "...") }
+///     for chunk in last { yield(chunk) }
+/// }
 /// ```
 public struct AnthropicStreamTranslator: Sendable {
     /// The model name reported in the chunks.
@@ -34,7 +38,8 @@ public struct AnthropicStreamTranslator: Sendable {
     public let created: Int
     /// The message id from `message_start` (empty until then).
     public private(set) var id: String = ""
-    /// Whether the terminal `message_stop` event was seen: only then is the answer complete.
+    /// Whether the answer is complete: `message_stop` was seen, or ``endOfBody()`` accepted a
+    /// body that ended after the stop reason.
     public private(set) var isComplete = false
     /// The finish reason from `message_delta`, once seen.
     public private(set) var finishReason: String?
@@ -151,6 +156,20 @@ public struct AnthropicStreamTranslator: Sendable {
             // ping, content_block_stop and event types added after this was written.
             return []
         }
+    }
+
+    /// The chunks for a body that ended without `message_stop`, or `nil` when the answer is
+    /// incomplete.
+    ///
+    /// `message_delta` carries the final `stop_reason` and the cumulative usage, and Anthropic
+    /// sends it only after the last content block: a body that ends properly after it lost
+    /// nothing but the terminal event, so the answer is complete and its usage chunk is
+    /// sent as `message_stop` would have. Without a stop reason the answer was cut short.
+    public mutating func endOfBody() -> [ChatCompletionChunk]? {
+        guard !isComplete else { return [] }
+        guard finishReason != nil else { return nil }
+        isComplete = true
+        return [ChatCompletionChunk(id: id, created: created, model: model, choices: [], usage: usage)]
     }
 
     private mutating func record(usage: JSONValue?) {

@@ -388,17 +388,25 @@ public struct GeminiTranslator: Sendable {
     /// The OpenAI `finish_reason` for a Gemini `finishReason`.
     ///
     /// `STOP` → `stop` (`tool_calls` when the candidate called a function), `MAX_TOKENS` →
-    /// `length`, `SAFETY`, `RECITATION`, `BLOCKLIST`, `PROHIBITED_CONTENT`, `SPII`,
-    /// `IMAGE_SAFETY` → `content_filter`; any other value lowercased.
+    /// `length`, the policy stops (``policyFinishReasons``: `SAFETY`, `RECITATION`,
+    /// `BLOCKLIST`, `PROHIBITED_CONTENT`, `SPII`, `IMAGE_SAFETY`, `IMAGE_PROHIBITED_CONTENT`,
+    /// `IMAGE_RECITATION`) → `content_filter`; any other value lowercased.
     public static func finishReason(_ reason: String?, hasToolCalls: Bool) -> String? {
         switch reason {
         case nil: nil
         case "STOP": hasToolCalls ? "tool_calls" : "stop"
         case "MAX_TOKENS": "length"
-        case "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY": "content_filter"
+        case let policy? where policyFinishReasons.contains(policy): "content_filter"
         case let other?: other.lowercased()
         }
     }
+
+    /// The `finishReason` values of Gemini's `FinishReason` enum that mean a content filter
+    /// stopped the answer; without any content before it, the answer is a content-policy error.
+    public static let policyFinishReasons: Set<String> = [
+        "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+    ]
 
     /// OpenAI usage for a Gemini `usageMetadata` object.
     ///

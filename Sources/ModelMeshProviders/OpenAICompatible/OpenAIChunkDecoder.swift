@@ -3,11 +3,19 @@ import ModelMesh
 
 /// Decodes the OpenAI chat-completion event stream: one `chat.completion.chunk` per `data:`
 /// event, `data: [DONE]` as the end marker, `data: {"error": ...}` as an in-band failure.
+///
+/// Many servers of the family (and proxies in front of them) end the body without `[DONE]`.
+/// Such a stream is complete when every choice it streamed reported its `finish_reason`
+/// before the body ended properly: the answer is whole, and a usage chunk, if any, follows
+/// the finish chunk. A body that ends before that is truncated.
 struct OpenAIChunkDecoder: SSEEventDecoder {
     /// The model name put into chunks that lack one.
     let fallbackModel: String
     /// One decoder for the whole stream rather than one per chunk.
     private let decoder = JSONDecoder()
+    /// Indices of the choices seen so far, and of those that reported a finish reason.
+    private var openChoices: Set<Int> = []
+    private var finishedChoices: Set<Int> = []
 
     init(fallbackModel: String) {
         self.fallbackModel = fallbackModel
@@ -21,6 +29,7 @@ struct OpenAIChunkDecoder: SSEEventDecoder {
         if event.event == nil || event.event == "message",
             let chunk = try? decoder.decode(ChatCompletionChunk.self, from: bytes)
         {
+            record(chunk)
             return .emit([chunk])
         }
         guard let value = try? decoder.decode(JSONValue.self, from: bytes), let object = value.objectValue else {
@@ -43,6 +52,23 @@ struct OpenAIChunkDecoder: SSEEventDecoder {
         guard let reencoded = try? JSONEncoder().encode(JSONValue.object(filled)),
             let chunk = try? decoder.decode(ChatCompletionChunk.self, from: reencoded)
         else { return .invalid }
+        record(chunk)
         return .emit([chunk])
+    }
+
+    mutating func bodyEnded() throws -> [ChatCompletionChunk] {
+        guard !finishedChoices.isEmpty, openChoices.isSubset(of: finishedChoices) else {
+            throw ProviderError(
+                .streamInterrupted,
+                message: "The upstream stream ended without [DONE] before every choice reported its finish_reason")
+        }
+        return []
+    }
+
+    private mutating func record(_ chunk: ChatCompletionChunk) {
+        for choice in chunk.choices {
+            openChoices.insert(choice.index)
+            if let reason = choice.finishReason, !reason.isEmpty { finishedChoices.insert(choice.index) }
+        }
     }
 }

@@ -35,9 +35,10 @@ public struct OpenAICompatibleModel: Sendable, Hashable {
 
 /// One vendor of the OpenAI-compatible family: its connector ID, endpoint and default models.
 ///
-/// The table drives ``OpenAICompatibleProvider`` (base URL, vendor headers), environment
-/// auto-detection (``apiKeyVariable`` / ``hostVariable``) and default pricing
-/// (``BuiltInProviders/defaultPricing(connector:wireName:)``).
+/// The table drives ``OpenAICompatibleProvider`` (base URL, vendor headers) and default
+/// pricing (``BuiltInProviders/defaultPricing(connector:wireName:)``). The vendor's identity —
+/// connector ID, default base URL, environment variables — comes from its
+/// ``ModelMesh/VendorCatalogue`` entry, which environment auto-detection reads too.
 public struct OpenAICompatibleVendor: Sendable, Hashable {
     /// The connector ID, e.g. `groq.api.v1`.
     public var connectorID: String
@@ -73,6 +74,18 @@ public struct OpenAICompatibleVendor: Sendable, Hashable {
         self.streamsUsage = streamsUsage
     }
 
+    /// The family member described by a ``ModelMesh/VendorCatalogue`` entry: its connector ID,
+    /// name, default base URL and environment variables, with the given default models.
+    public init(
+        _ entry: VendorCatalogue.Entry, defaultModels: [OpenAICompatibleModel] = [],
+        defaultTimeout: Duration = .seconds(60), streamsUsage: Bool = true
+    ) {
+        self.init(
+            connectorID: entry.connectorID, name: entry.id, defaultBaseURL: entry.defaultBaseURL,
+            apiKeyVariable: entry.apiKeyVariables.first, hostVariable: entry.hostVariable, isLocal: entry.isLocal,
+            defaultModels: defaultModels, defaultTimeout: defaultTimeout, streamsUsage: streamsUsage)
+    }
+
     /// The default model with this wire name, if any.
     public func model(_ wireName: String) -> OpenAICompatibleModel? {
         defaultModels.first { $0.wireName == wireName }
@@ -83,8 +96,7 @@ extension OpenAICompatibleVendor {
     private static let chatFeatures: ModelFeatures = [.toolCalling, .systemPrompt]
 
     public static let openAI = OpenAICompatibleVendor(
-        connectorID: "openai.llm.v1", name: "openai", defaultBaseURL: "https://api.openai.com/v1",
-        apiKeyVariable: "OPENAI_API_KEY",
+        VendorCatalogue.openAI,
         defaultModels: [
             .init(
                 wireName: "gpt-4o", contextWindow: 128_000, maxOutputTokens: 16_384,
@@ -111,8 +123,7 @@ extension OpenAICompatibleVendor {
         ])
 
     public static let groq = OpenAICompatibleVendor(
-        connectorID: "groq.api.v1", name: "groq", defaultBaseURL: "https://api.groq.com/openai/v1",
-        apiKeyVariable: "GROQ_API_KEY",
+        VendorCatalogue.groq,
         defaultModels: [
             .init(
                 wireName: "llama-3.3-70b-versatile", contextWindow: 128_000, maxOutputTokens: 32_768,
@@ -123,8 +134,7 @@ extension OpenAICompatibleVendor {
         ])
 
     public static let deepSeek = OpenAICompatibleVendor(
-        connectorID: "deepseek.api.v1", name: "deepseek", defaultBaseURL: "https://api.deepseek.com/v1",
-        apiKeyVariable: "DEEPSEEK_API_KEY",
+        VendorCatalogue.deepSeek,
         defaultModels: [
             .init(
                 wireName: "deepseek-chat", contextWindow: 64_000, maxOutputTokens: 8192,
@@ -135,8 +145,7 @@ extension OpenAICompatibleVendor {
         ])
 
     public static let mistral = OpenAICompatibleVendor(
-        connectorID: "mistral.api.v1", name: "mistral", defaultBaseURL: "https://api.mistral.ai/v1",
-        apiKeyVariable: "MISTRAL_API_KEY",
+        VendorCatalogue.mistral,
         defaultModels: [
             .init(
                 wireName: "mistral-large-latest", contextWindow: 128_000, maxOutputTokens: 8192,
@@ -150,8 +159,7 @@ extension OpenAICompatibleVendor {
         ])
 
     public static let together = OpenAICompatibleVendor(
-        connectorID: "together.api.v1", name: "together", defaultBaseURL: "https://api.together.xyz/v1",
-        apiKeyVariable: "TOGETHER_API_KEY",
+        VendorCatalogue.together,
         defaultModels: [
             .init(wireName: "meta-llama/Llama-3.3-70B-Instruct-Turbo", features: chatFeatures),
             .init(
@@ -163,8 +171,7 @@ extension OpenAICompatibleVendor {
         ])
 
     public static let openRouter = OpenAICompatibleVendor(
-        connectorID: "openrouter.gateway.v1", name: "openrouter", defaultBaseURL: "https://openrouter.ai/api/v1",
-        apiKeyVariable: "OPENROUTER_API_KEY",
+        VendorCatalogue.openRouter,
         defaultModels: [
             .init(wireName: "openrouter/auto", contextWindow: 128_000, maxOutputTokens: 4096, features: chatFeatures),
             .init(wireName: "openai/gpt-4o", features: chatFeatures.union(.vision)),
@@ -174,15 +181,14 @@ extension OpenAICompatibleVendor {
         ])
 
     public static let xAI = OpenAICompatibleVendor(
-        connectorID: "xai.grok.v1", name: "xai", defaultBaseURL: "https://api.x.ai/v1", apiKeyVariable: "XAI_API_KEY",
+        VendorCatalogue.xAI,
         defaultModels: [
             .init(wireName: "grok-2", contextWindow: 128_000, maxOutputTokens: 32_768, features: chatFeatures),
             .init(wireName: "grok-2-mini", contextWindow: 128_000, maxOutputTokens: 32_768, features: chatFeatures),
         ])
 
     public static let perplexity = OpenAICompatibleVendor(
-        connectorID: "perplexity.search.v1", name: "perplexity", defaultBaseURL: "https://api.perplexity.ai",
-        apiKeyVariable: "PERPLEXITY_API_KEY",
+        VendorCatalogue.perplexity,
         defaultModels: [
             .init(
                 wireName: "sonar-pro", capabilities: [OpenAICompatibleModel.webSearch], contextWindow: 200_000,
@@ -196,34 +202,34 @@ extension OpenAICompatibleVendor {
         ])
 
     public static let ollama = OpenAICompatibleVendor(
-        connectorID: "ollama.local.v1", name: "ollama", defaultBaseURL: "http://localhost:11434/v1",
-        hostVariable: "OLLAMA_HOST", isLocal: true,
+        VendorCatalogue.ollama,
         defaultModels: [
             .init(wireName: "llama3", contextWindow: 8192, maxOutputTokens: 4096, features: [.systemPrompt])
         ])
 
-    public static let vLLM = OpenAICompatibleVendor(
-        connectorID: "vllm.local.v1", name: "vllm", defaultBaseURL: "http://localhost:8000/v1",
-        hostVariable: "VLLM_HOST",
-        isLocal: true)
+    public static let vLLM = OpenAICompatibleVendor(VendorCatalogue.vLLM)
 
-    public static let lmStudio = OpenAICompatibleVendor(
-        connectorID: "lmstudio.local.v1", name: "lmstudio", defaultBaseURL: "http://localhost:1234/v1",
-        hostVariable: "LMSTUDIO_HOST", isLocal: true)
+    public static let lmStudio = OpenAICompatibleVendor(VendorCatalogue.lmStudio)
 
-    public static let localAI = OpenAICompatibleVendor(
-        connectorID: "localai.local.v1", name: "localai", defaultBaseURL: "http://localhost:8080/v1",
-        hostVariable: "LOCALAI_HOST", isLocal: true)
+    public static let localAI = OpenAICompatibleVendor(VendorCatalogue.localAI)
 
     /// Any other server speaking the OpenAI wire format; `base_url` is required.
     public static let generic = OpenAICompatibleVendor(
         connectorID: "openai-compatible.llm.v1", name: "openai-compatible", defaultBaseURL: nil)
 
-    /// The whole family, in auto-detection order.
-    public static let all: [OpenAICompatibleVendor] = [
-        .openAI, .groq, .mistral, .together, .openRouter, .deepSeek, .xAI, .perplexity, .ollama, .lmStudio, .vLLM,
-        .localAI, .generic,
-    ]
+    /// The whole family: every OpenAI-wire ``ModelMesh/VendorCatalogue`` vendor in
+    /// auto-detection order, then ``generic``.
+    public static let all: [OpenAICompatibleVendor] = {
+        let tabled: [OpenAICompatibleVendor] = [
+            .openAI, .groq, .mistral, .together, .openRouter, .deepSeek, .xAI, .perplexity, .ollama, .lmStudio,
+            .vLLM, .localAI,
+        ]
+        let family = VendorCatalogue.entries.filter { $0.family == .openAI }.map { entry in
+            // A catalogue vendor without a model table here is still served, without default models.
+            tabled.first { $0.connectorID == entry.connectorID } ?? OpenAICompatibleVendor(entry)
+        }
+        return family + [.generic]
+    }()
 
     /// The vendor of a connector ID (long or short form), or `nil` when it is not in the family.
     public static func vendor(forConnector id: String) -> OpenAICompatibleVendor? {
