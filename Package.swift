@@ -32,12 +32,16 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // Vendor wire formats over AsyncHTTPClient: the OpenAI-compatible family, Anthropic, Gemini.
+        // Vendor wire formats over AsyncHTTPClient (the OpenAI-compatible family, Anthropic,
+        // Gemini), and the observability connectors that need more than the engine: the
+        // webhook (HTTP) and Prometheus (a metrics backend).
         .target(
             name: "ModelMeshProviders",
             dependencies: [
                 "ModelMesh",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -4,7 +4,9 @@ import ModelMesh
 extension ProviderRegistry {
     /// A registry that builds every built-in connector: the OpenAI-compatible family
     /// (`openai.llm.v1`, `groq.api.v1`, ..., `openai-compatible.llm.v1`), Anthropic
-    /// (`anthropic.claude.v1`, alias `anthropic.llm.v1`) and Gemini (`google.gemini.v1`).
+    /// (`anthropic.claude.v1`, alias `anthropic.llm.v1`) and Gemini (`google.gemini.v1`);
+    /// and with them every observability connector a configuration may name
+    /// (``ObservabilityRegistry/standard``).
     ///
     /// Every connector it builds sends through ``BuiltInProviders/sharedTransport``, the one
     /// process-wide connection pool, created when the first connector is built. Shut it down
@@ -38,6 +40,7 @@ extension ProviderRegistry {
         -> ProviderRegistry
     {
         var registry = ProviderRegistry()
+        registry.observability = .standard
         for connector in BuiltInProviders.connectorIDs {
             registry.register(connector: connector) { configuration in
                 var configuration = configuration

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ModelMesh
+import ModelMeshProviders
 import NIOCore
 import ServiceLifecycle
 import UnixSignals

@@ -78,7 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics = PrometheusConnector()
         let mesh = try Mesh(
             configuration: configuration, providers: .builtIn,
-            observability: .withServerConnectors(metrics: metrics))
+            observability: .standard(metrics: metrics))
         let proxy = configuration.proxy
         var options = ProxyServer.Options()
         options.onServerRunning = { boundPort in

@@ -33,12 +33,8 @@ public enum ConnectorID {
     }
 
     /// Provider connector IDs of the built-in providers, with aliases.
-    public static let providerConnectors: Set<String> = [
-        "openai.llm.v1", "anthropic.claude.v1", "anthropic.llm.v1", "google.gemini.v1", "groq.api.v1",
-        "deepseek.api.v1", "mistral.api.v1", "together.api.v1", "openrouter.gateway.v1", "xai.grok.v1",
-        "perplexity.search.v1", "ollama.local.v1", "vllm.local.v1", "lmstudio.local.v1", "localai.local.v1",
-        "openai-compatible.llm.v1", "modelmesh.simulated.v1",
-    ]
+    public static let providerConnectors: Set<String> = Set(VendorCatalogue.entries.flatMap(\.connectorIDs))
+        .union(["openai-compatible.llm.v1", "modelmesh.simulated.v1"])
 
     /// Observability connector IDs built in.
     public static let observabilityConnectors: Set<String> = [

@@ -40,14 +40,15 @@ public final class Mesh: Sendable {
     ///   - configuration: providers, models, pools and policies.
     ///   - providers: how to build each provider's connector.
     ///   - connectors: observability connectors to subscribe (besides those configured).
-    ///   - observability: how to build the connectors named in `configuration.observability`.
+    ///   - observability: how to build the connectors named in `configuration.observability`
+    ///     (default: the registry that comes with `providers`).
     ///   - strategies: rotation strategies by ID (the built-in eight by default).
     ///   - clock: the time source (inject a test clock to drive backoff and cooldowns).
     ///   - jitter: the backoff jitter factor source, in `0.5...1`.
     ///   - storage: where state persists; by default the one `configuration.storage` names.
     public init(
         configuration: MeshConfiguration, providers: ProviderRegistry = ProviderRegistry(),
-        connectors: [any ObservabilityConnector] = [], observability: ObservabilityRegistry = .builtIn,
+        connectors: [any ObservabilityConnector] = [], observability: ObservabilityRegistry? = nil,
         strategies: StrategyRegistry = .builtIn,
         clock: any MeshClock = SystemClock(), jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.5...1) },
         storage: (any StateStorage)? = nil
@@ -55,7 +56,9 @@ public final class Mesh: Sendable {
         self.configuration = configuration
         self.clock = clock
         let emitter = EventEmitter()
-        for (connector, filter) in try observability.makeConnectors(for: configuration.observability) {
+        for (connector, filter) in try (observability ?? providers.observability).makeConnectors(
+            for: configuration.observability)
+        {
             emitter.subscribe(connector, events: filter)
         }
         for connector in connectors { emitter.subscribe(connector) }

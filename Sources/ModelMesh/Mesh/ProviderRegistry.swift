@@ -7,6 +7,11 @@ public struct ProviderRegistry: Sendable {
 
     private var factories: [String: Factory] = [:]
     private var instances: [String: any ProviderConnector] = [:]
+    /// The observability connectors that come with these providers, for the connectors a
+    /// configuration names. The engine's own by default; `ProviderRegistry.builtIn` adds the
+    /// webhook and Prometheus connectors, so a mesh built with it accepts every connector
+    /// `modelmesh validate` does.
+    public var observability: ObservabilityRegistry = .builtIn
 
     public init() {}
 

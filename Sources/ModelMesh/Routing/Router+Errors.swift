@@ -37,9 +37,12 @@ extension Router {
             case .contextLength: .contextLengthExceeded
             default: .upstream
             }
+        // Only an error status passes through: a refusal found inside a 200 answer is the
+        // caller's error, not a success. Without one, what the request got wrong is a 400.
+        let status = failure.status.flatMap { (400...599).contains($0) ? $0 : nil } ?? 400
         return ModelMeshError(
-            code, failure.message, hint: nil, status: failure.status ?? 400, poolID: journey.pool.id,
-            attempts: journey.attempts, retryAfter: failure.retryAfter)
+            code, failure.message, hint: nil, status: status, poolID: journey.pool.id, attempts: journey.attempts,
+            retryAfter: failure.retryAfter)
     }
 
     func exhaustedError(_ journey: Journey) -> ModelMeshError {

@@ -1,4 +1,5 @@
 import Hummingbird
+import ModelMeshProviders
 
 /// Counts every response by endpoint and status, refusals included.
 struct ResponseMetricsMiddleware: RouterMiddleware {

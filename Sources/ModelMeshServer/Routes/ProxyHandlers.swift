@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ModelMesh
+import ModelMeshProviders
 import NIOCore
 
 /// What the route handlers share: the mesh, the limits, the metrics and the open streams.

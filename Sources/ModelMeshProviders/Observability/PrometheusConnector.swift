@@ -193,8 +193,8 @@ public final class PrometheusConnector: ObservabilityConnector {
         }
     }
 
-    /// Counts one HTTP response of the proxy.
-    func countResponse(endpoint: String, status: Int) {
+    /// Counts one HTTP response of the proxy (`modelmesh_http_responses_total`).
+    public func countResponse(endpoint: String, status: Int) {
         CoreMetrics.Counter(
             label: MetricNames.httpResponses, dimensions: [("endpoint", endpoint), ("status", String(status))],
             factory: factory
