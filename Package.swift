@@ -54,10 +54,11 @@ let package = Package(
             name: "ModelMeshServer",
             dependencies: [
                 "ModelMesh",
-                // For the event-loop task executor the server runs each connection on.
+                // The HTTP connectors' transport, the webhook and Prometheus connectors.
                 "ModelMeshProviders",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
