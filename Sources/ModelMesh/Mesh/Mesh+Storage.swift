@@ -2,6 +2,8 @@ import Foundation
 
 extension Mesh {
     static let stateKey = "modelmesh-state"
+    /// The least time between two writes of `sync_policy: immediate`.
+    static let immediateSyncGap: Duration = .milliseconds(50)
 
     /// The state as stored.
     func snapshotState() -> MeshStateSnapshot {
@@ -51,7 +53,7 @@ extension Mesh {
     }
 
     /// Saves per the sync policy until cancelled: every `sync_interval` (`periodic`), or
-    /// after every change, coalesced (`immediate`). `sync-on-boundary` saves at start-up
+    /// after every change, coalesced, at most one write per 50 ms (`immediate`). `sync-on-boundary` saves at start-up
     /// and shutdown only.
     func runStatePersistence() async {
         guard storage != nil else { return }
@@ -61,6 +63,9 @@ extension Mesh {
         case .immediate:
             for await _ in health.stateChanged.changes {
                 saveStateLogged()
+                // Changes meanwhile coalesce into the next write: at most one write per
+                // gap under load, each change on disk within about one gap.
+                do { try await clock.sleep(for: Self.immediateSyncGap) } catch { return }
             }
         case .inMemory, .syncOnBoundary:
             return
