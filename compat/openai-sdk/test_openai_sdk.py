@@ -46,16 +46,21 @@ def start_proxy(config, workdir):
     raise RuntimeError("modelmesh serve did not become healthy")
 
 
+def fake_provider(upstream, name="fake"):
+    """The YAML of an OpenAI provider pointing at the fake upstream."""
+    return f"""
+  {name}:
+    connector: openai.llm.v1
+    base_url: http://127.0.0.1:{upstream.server_address[1]}/v1
+    api_key: sk-fake-upstream-key"""
+
+
 @pytest.fixture(scope="module")
 def proxy():
     upstream = fake_upstream.start()
     base = f"http://127.0.0.1:{upstream.server_address[1]}/v1"
     config = f"""
-providers:
-  fake:
-    connector: openai.llm.v1
-    base_url: {base}
-    api_key: sk-fake-upstream-key
+providers:{fake_provider(upstream)}
   broken:
     connector: openai.llm.v1
     base_url: {base}
@@ -163,14 +168,9 @@ def mesh_api(url, method, path):
 
 def test_state_and_spend_persist_across_a_restart_by_default():
     upstream = fake_upstream.start()
-    base = f"http://127.0.0.1:{upstream.server_address[1]}/v1"
     # No storage section: `serve` keeps state under its working directory.
     config = f"""
-providers:
-  fake:
-    connector: openai.llm.v1
-    base_url: {base}
-    api_key: sk-fake-upstream-key
+providers:{fake_provider(upstream)}
 models:
   fake.ok-model:
     provider: fake

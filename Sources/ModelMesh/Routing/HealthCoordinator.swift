@@ -121,21 +121,20 @@ final class HealthCoordinator: Sendable {
 
     /// Returns a model to ACTIVE in `pools`; the number of pools where it changed.
     func activate(_ model: String, in pools: [CapabilityPool], trigger: String) -> Int {
-        var changed = 0
-        for pool in pools {
-            if let t = pool.activate(model, trigger: trigger, now: clock.now()) {
-                publish(t, model: model, provider: topology.models[model]?.provider ?? "", pool: pool)
-                changed += 1
-            }
-        }
-        return changed
+        change(model, in: pools) { $0.activate(model, trigger: trigger, now: clock.now()) }
     }
 
     /// Takes a model out of `pools`; the number of pools where it changed.
     func deactivate(_ model: String, in pools: [CapabilityPool], reason: DeactivationReason) -> Int {
+        change(model, in: pools) { $0.deactivate(model, reason: reason, now: clock.now()) }
+    }
+
+    private func change(
+        _ model: String, in pools: [CapabilityPool], _ transition: (CapabilityPool) -> HealthTransition?
+    ) -> Int {
         var changed = 0
         for pool in pools {
-            if let t = pool.deactivate(model, reason: reason, now: clock.now()) {
+            if let t = transition(pool) {
                 publish(t, model: model, provider: topology.models[model]?.provider ?? "", pool: pool)
                 changed += 1
             }

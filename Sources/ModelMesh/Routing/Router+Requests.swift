@@ -1,18 +1,31 @@
 import Foundation
 
 extension Router {
-    /// A non-streamed chat completion.
-    func complete(_ request: ChatCompletionRequest, options: RoutingOptions) async throws -> Routed<ChatCompletion> {
-        let (pool, onlyModel) = try topology.route(request.model)
-        var profile = RequestProfile(chat: request, streaming: false, sessionKey: options.sessionKey)
+    /// Resolves and plans a request: its journey and its chain, or the logged error of a
+    /// pool that has nothing to try.
+    func start(
+        _ model: String, profile makeProfile: (String?) -> RequestProfile, options: RoutingOptions, streaming: Bool,
+        prompt: ChatCompletionRequest?
+    ) throws -> (Journey, Plan) {
+        let (pool, onlyModel) = try topology.route(model)
+        var profile = makeProfile(options.sessionKey)
         profile.onlyModel = onlyModel
-        var journey = beginJourney(pool: pool, profile: profile, requestID: options.requestID)
+        let journey = beginJourney(pool: pool, profile: profile, requestID: options.requestID)
         let plan = plan(pool, profile: profile, now: journey.start)
         guard !plan.chain.isEmpty else {
             let error = emptyChainError(plan)
-            recorder.logFailure(journey: journey, error: error, streaming: false, prompt: request)
+            recorder.logFailure(journey: journey, error: error, streaming: streaming, prompt: prompt)
             throw error
         }
+        return (journey, plan)
+    }
+
+    /// A non-streamed chat completion.
+    func complete(_ request: ChatCompletionRequest, options: RoutingOptions) async throws -> Routed<ChatCompletion> {
+        var (journey, plan) = try start(
+            request.model, profile: { RequestProfile(chat: request, streaming: false, sessionKey: $0) },
+            options: options, streaming: false, prompt: request)
+        let pool = plan.pool
         do {
             let (result, model, usage, reservation) = try await run(&journey, chain: plan.chain) {
                 handle, connector, context in
@@ -39,12 +52,10 @@ extension Router {
 
     /// Embeddings, routed like completions.
     func embed(_ request: EmbeddingRequest, options: RoutingOptions) async throws -> Routed<EmbeddingResponse> {
-        let (pool, onlyModel) = try topology.route(request.model)
-        var profile = RequestProfile(embedding: request)
-        profile.onlyModel = onlyModel
-        var journey = beginJourney(pool: pool, profile: profile, requestID: options.requestID)
-        let plan = plan(pool, profile: profile, now: journey.start)
-        guard !plan.chain.isEmpty else { throw emptyChainError(plan) }
+        var (journey, plan) = try start(
+            request.model, profile: { _ in RequestProfile(embedding: request) }, options: options, streaming: false,
+            prompt: nil)
+        let pool = plan.pool
         do {
             let (response, model, usage, reservation) = try await run(&journey, chain: plan.chain) {
                 handle, connector, context in

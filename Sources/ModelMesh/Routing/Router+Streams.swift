@@ -38,16 +38,10 @@ extension Router {
     }
 
     func stream(_ request: ChatCompletionRequest, options: RoutingOptions) async throws -> RoutedStream {
-        let (pool, onlyModel) = try topology.route(request.model)
-        var profile = RequestProfile(chat: request, streaming: true, sessionKey: options.sessionKey)
-        profile.onlyModel = onlyModel
-        var journey = beginJourney(pool: pool, profile: profile, requestID: options.requestID)
-        let plan = plan(pool, profile: profile, now: journey.start)
-        guard !plan.chain.isEmpty else {
-            let error = emptyChainError(plan)
-            recorder.logFailure(journey: journey, error: error, streaming: true, prompt: request)
-            throw error
-        }
+        var (journey, plan) = try start(
+            request.model, profile: { RequestProfile(chat: request, streaming: true, sessionKey: $0) },
+            options: options, streaming: true, prompt: request)
+        let pool = plan.pool
         let opened: OpenedStream
         do {
             opened = try await openStream(request, journey: &journey, chain: plan.chain)
