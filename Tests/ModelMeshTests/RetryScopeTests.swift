@@ -162,3 +162,30 @@ final class RoutingMock: ProviderConnector {
         #expect(alerts.first?.timestamp == clock.now())
     }
 }
+
+/// Recovery probes are paid for like traffic.
+@Suite struct ProbeAccountingTests {
+    @Test func aSuccessfulProbeChargesItsCostAndCountsForTheProvider() async throws {
+        let price = ModelPricing(inputPerMillion: 1_000, outputPerMillion: 1_000)
+        let a = MockProvider(script: [.fail(.serverError, status: 503)])
+        let f = try MeshFixture(models: [("a", a), ("b", MockProvider())]) {
+            $0.retry.maxAttempts = 1
+            $0.deactivation.retryLimit = 1
+            $0.recovery.cooldown = .seconds(10)
+        } configure: {
+            $0.models[0].pricing = price
+            $0.budget = BudgetLimits(daily: 100)
+        }
+        #expect(try await f.ask().modelID == "b")
+        #expect(f.mesh.describe().pools[0].members[0].state == .standby)
+        let before = f.mesh.budget.spend(of: "model:a", now: f.clock.now()).daily
+        f.clock.advance(by: .seconds(11))
+        await f.mesh.probeStandbyModels()
+        let member = f.mesh.describe().pools[0].members[0]
+        #expect(member.state == .active)
+        #expect(member.requestsToday == 2)
+        // 10 prompt + 5 completion tokens at $1,000 per million.
+        #expect(abs(f.mesh.budget.spend(of: "model:a", now: f.clock.now()).daily - before - 0.015) < 1e-9)
+        #expect(f.mesh.budget.spend(of: "global", now: f.clock.now()).reserved == 0)
+    }
+}

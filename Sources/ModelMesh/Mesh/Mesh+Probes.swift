@@ -91,13 +91,23 @@ extension Mesh {
         }
         let probe = ChatCompletionRequest(model: model.name, messages: [.user("ping")], maxTokens: 1)
         let started = clock.now()
+        // A probe is a real call: it is paid for like traffic, and not sent over budget.
+        let estimate = RequestProfile(chat: probe, streaming: false, sessionKey: nil).estimatedCost(on: model)
+        let scopes = budget.hasLimits ? BudgetLedger.scopes(model: model.id, provider: model.provider, pool: pool.id) : []
+        guard case .success(let reservation) = budget.reserve(scopes: scopes, estimate: estimate, now: started) else {
+            health.abandoned(model, pool: pool)
+            return
+        }
         let context = AttemptContext(requestID: RequestID.next(), deadline: started.adding(.seconds(30)), clock: clock)
         do {
             let result = try await connector.complete(probe, target: handle.target, context: context)
+            let usage = result.completion.usage
+            router.settle(reservation, actual: usage.flatMap { model.pricing?.cost(of: $0) })
             health.succeeded(
-                handle, pool: pool, latency: clock.now().timeIntervalSince(started), usage: result.completion.usage,
+                handle, pool: pool, latency: clock.now().timeIntervalSince(started), usage: usage,
                 rateLimit: result.rateLimit, context: SelectionContext(poolID: pool.id, now: clock.now()))
         } catch {
+            budget.release(reservation)
             health.failed(model, pool: pool, error: ProviderError.classify(error))
         }
     }
