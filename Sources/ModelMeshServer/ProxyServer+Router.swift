@@ -97,8 +97,10 @@ extension ProxyServer {
                     maxAge: .seconds(600)))
         }
         router.add(middleware: OpenAIErrorMiddleware(routes: routes.map { ($0.method, $0.path) }))
-        if !configuration.tokens.isEmpty {
-            router.add(middleware: BearerAuthMiddleware(tokens: configuration.tokens, openPaths: Self.openPaths))
+        if !configuration.tokens.isEmpty || !configuration.adminTokens.isEmpty {
+            router.add(
+                middleware: BearerAuthMiddleware(
+                    tokens: configuration.tokens, adminTokens: configuration.adminTokens, openPaths: Self.openPaths))
         }
         if configuration.rateLimitPerMinute > 0 {
             router.add(

@@ -28,6 +28,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("token"), help: "A bearer token clients must send; repeat for several.")
     var tokens: [String] = []
 
+    @Option(
+        name: .customLong("admin-token"),
+        help: "A bearer token for the operator endpoints (activate, deactivate); repeat for several.")
+    var adminTokens: [String] = []
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: LogLevelArgument = .info
 
@@ -36,6 +41,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--port must be between 0 and 65535, got \(port)")
         }
         if tokens.contains(where: \.isEmpty) { throw ValidationError("--token must not be empty") }
+        if adminTokens.contains(where: \.isEmpty) { throw ValidationError("--admin-token must not be empty") }
     }
 
     func run() async throws {
@@ -74,6 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let host { configuration.proxy.host = host }
         if let port { configuration.proxy.port = port }
         if !tokens.isEmpty { configuration.proxy.tokens = tokens.map(Secret.init) }
+        if !adminTokens.isEmpty { configuration.proxy.adminTokens = adminTokens.map(Secret.init) }
 
         let metrics = PrometheusConnector()
         let mesh = try Mesh(
@@ -82,7 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
         let proxy = configuration.proxy
         var options = ProxyServer.Options()
         options.onServerRunning = { boundPort in
-            Self.printBanner(host: proxy.host, port: boundPort, mesh: mesh, auth: !proxy.tokens.isEmpty, source: source)
+            Self.printBanner(host: proxy.host, port: boundPort, mesh: mesh, auth: !proxy.tokens.isEmpty || !proxy.adminTokens.isEmpty, source: source)
         }
         let server = ProxyServer(mesh: mesh, metrics: metrics, options: options, logger: logger)
         try await server.runService()

@@ -266,3 +266,51 @@ final class FlushRecorder: ObservabilityConnector {
         }
     }
 }
+
+@Suite struct AdminTokenTests {
+    func bearer(_ token: String) -> [(String, String)] { [("authorization", "Bearer \(token)")] }
+
+    @Test("Operator endpoints need an admin token: a client token gets 403, none 401")
+    func operatorEndpointsNeedAnAdminToken() async throws {
+        try await withProxy(
+            twoModels(),
+            proxy: {
+                $0.tokens = [Secret("client-token-1")]
+                $0.adminTokens = [Secret("admin-token-1")]
+            }
+        ) { client in
+            let paths = ["/v1/mesh/models/vendor.alpha/deactivate", "/v1/mesh/providers/p-vendor.alpha/deactivate"]
+            for path in paths {
+                let asClient = try await client.send(.POST, path, headers: bearer("client-token-1"))
+                #expect(asClient.status == 403, "\(path)")
+                #expect(asClient.json["error"]?["code"]?.stringValue == "permission_denied")
+                #expect(try await client.send(.POST, path).status == 401)
+                #expect(try await client.send(.POST, path, headers: bearer("wrong")).status == 401)
+            }
+            // Nothing changed.
+            let state = try await client.send(.GET, "/v1/mesh/state", headers: bearer("client-token-1"))
+            #expect(state.json["pools"]?[0]?["members"]?[0]?["state"]?.stringValue == "active")
+            // The admin token works there and everywhere else.
+            let asAdmin = try await client.send(.POST, paths[0], headers: bearer("admin-token-1"))
+            #expect(asAdmin.status == 200)
+            #expect(try await client.send(.GET, "/v1/mesh/state", headers: bearer("admin-token-1")).status == 200)
+        }
+    }
+
+    @Test("Without admin tokens, operator endpoints refuse every client token")
+    func noAdminTokensMeansNoOperatorAccess() async throws {
+        try await withProxy(twoModels(), proxy: { $0.tokens = [Secret("client-token-1")] }) { client in
+            let refused = try await client.send(
+                .POST, "/v1/mesh/models/vendor.alpha/deactivate", headers: bearer("client-token-1"))
+            #expect(refused.status == 403)
+            #expect(refused.body.contains("admin_tokens"))
+        }
+    }
+
+    @Test("proxy.auth.admin_tokens is read from the file, with secret references")
+    func adminTokensFromYAML() throws {
+        let configuration = try ConfigurationLoader.parse(
+            yaml: "proxy: {auth: {tokens: [a-client], admin_tokens: [\"${ADMIN}\"]}}", environment: ["ADMIN": "s3cret-admin"])
+        #expect(configuration.proxy.adminTokens.map(\.value) == ["s3cret-admin"])
+    }
+}

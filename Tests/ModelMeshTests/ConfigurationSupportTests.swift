@@ -119,7 +119,6 @@ import Testing
         .init("discovery.sync.auto_register", "discovery: {sync: {auto_register: true}}", base: false),
         .init("discovery.sync.providers", "discovery: {sync: {providers: [openai]}}", base: false),
         .init("discovery.connector", "discovery: {connector: modelmesh.auto-discovery.v1}", base: false),
-        .init("proxy.auth.admin_tokens", "proxy: {auth: {tokens: [a], admin_tokens: [b]}}", base: false),
         .init("proxy.auth.method", "proxy: {auth: {method: basic, tokens: [a]}}", base: false),
         .init("connectors.packages", "connectors: {packages: [./my-connector.zip]}", base: false),
         // Observability.

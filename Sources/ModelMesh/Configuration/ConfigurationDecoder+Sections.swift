@@ -352,12 +352,8 @@ extension ConfigurationDecoder {
         result.port = int(map["port"], min: 0, max: 65535) ?? result.port
         var tokens = map["tokens"]
         if let auth = mapping(map["auth"]) {
-            checkKeys(
-                auth, known: ["method", "tokens"],
-                unsupported: [
-                    "admin_tokens":
-                        "Separate operator tokens are not available yet: the mesh API accepts the proxy tokens"
-                ], in: "proxy auth")
+            checkKeys(auth, known: ["method", "tokens", "admin_tokens"], in: "proxy auth")
+            if let values = strings(auth["admin_tokens"]) { result.adminTokens = values.map { Secret($0.value) } }
             onlySupported(
                 auth["method"], values: ["bearer"], in: "proxy auth",
                 hint: "Only bearer tokens are supported: remove `method` or set `method: bearer`")

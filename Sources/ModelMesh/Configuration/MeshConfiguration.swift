@@ -524,8 +524,12 @@ public struct DiscoveryConfiguration: Sendable {
 public struct ProxyConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
-    /// Accepted bearer tokens (empty: no auth).
+    /// Accepted bearer tokens (empty, with no ``adminTokens`` either: no auth).
     public var tokens: [Secret] = []
+    /// Tokens for the operator endpoints (`/v1/mesh/models/{id}/activate|deactivate`,
+    /// `/v1/mesh/providers/{id}/activate|deactivate`); they are accepted everywhere else too.
+    /// With auth on and none configured, the operator endpoints refuse every token.
+    public var adminTokens: [Secret] = []
     public var corsOrigins: [String] = []
     /// Largest accepted request body, in bytes.
     public var bodyLimit: Int = 10 * 1024 * 1024

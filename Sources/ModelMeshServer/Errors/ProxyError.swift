@@ -67,6 +67,15 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
             headers: [.wwwAuthenticate: "Bearer"])
     }
 
+    /// 403: a valid client token on an operator endpoint.
+    public static func forbidden(hasAdminTokens: Bool) -> ProxyError {
+        ProxyError(
+            .forbidden, "This endpoint changes the mesh and needs an admin token", code: "permission_denied",
+            hint: hasAdminTokens
+                ? "Send one of proxy.auth.admin_tokens"
+                : "Configure proxy.auth.admin_tokens and send one of them")
+    }
+
     /// 429 from the local rate limiter.
     public static func rateLimited(retryAfterSeconds: Int) -> ProxyError {
         ProxyError(

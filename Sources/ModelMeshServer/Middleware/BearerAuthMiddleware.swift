@@ -1,7 +1,8 @@
 import Hummingbird
 import ModelMesh
 
-/// Requires `Authorization: Bearer <token>` with one of the configured tokens.
+/// Requires `Authorization: Bearer <token>` with one of the configured tokens, and an admin
+/// token on the operator endpoints (a client token gets 403 there, no token 401).
 ///
 /// Every configured token is compared in full, in constant time, so neither the position
 /// of a mismatch nor which token matched leaks through timing. Paths in `openPaths`
@@ -10,10 +11,12 @@ struct BearerAuthMiddleware: RouterMiddleware {
     typealias Context = ProxyRequestContext
 
     private let tokens: [[UInt8]]
+    private let adminTokens: [[UInt8]]
     private let openPaths: Set<String>
 
-    init(tokens: [Secret], openPaths: Set<String>) {
+    init(tokens: [Secret], adminTokens: [Secret] = [], openPaths: Set<String>) {
         self.tokens = tokens.map { Array($0.value.utf8) }
+        self.adminTokens = adminTokens.map { Array($0.value.utf8) }
         self.openPaths = openPaths
     }
 
@@ -23,12 +26,26 @@ struct BearerAuthMiddleware: RouterMiddleware {
         if openPaths.contains(request.uri.path) || request.method == .options {
             return try await next(request, context)
         }
-        guard let header = request.headers[.authorization], let presented = Self.bearerToken(header),
-            accepts(presented)
-        else {
+        guard let header = request.headers[.authorization], let presented = Self.bearerToken(header) else {
             throw ProxyError.unauthorized()
         }
+        let candidate = Array(presented)
+        let isAdmin = Self.matches(candidate, adminTokens)
+        if Self.isOperatorRequest(request) {
+            if isAdmin { return try await next(request, context) }
+            guard Self.matches(candidate, tokens) else { throw ProxyError.unauthorized() }
+            throw ProxyError.forbidden(hasAdminTokens: !adminTokens.isEmpty)
+        }
+        guard isAdmin || Self.matches(candidate, tokens) else { throw ProxyError.unauthorized() }
         return try await next(request, context)
+    }
+
+    /// Whether the request changes the mesh: a model's or a provider's state.
+    static func isOperatorRequest(_ request: Request) -> Bool {
+        guard request.method == .post else { return false }
+        let path = request.uri.path
+        guard path.hasPrefix("/v1/mesh/models/") || path.hasPrefix("/v1/mesh/providers/") else { return false }
+        return path.hasSuffix("/activate") || path.hasSuffix("/deactivate")
     }
 
     static func bearerToken(_ header: String) -> Substring.UTF8View? {
@@ -41,10 +58,14 @@ struct BearerAuthMiddleware: RouterMiddleware {
 
     func accepts(_ presented: Substring.UTF8View) -> Bool {
         let candidate = Array(presented)
+        return Self.matches(candidate, tokens) || Self.matches(candidate, adminTokens)
+    }
+
+    static func matches(_ candidate: [UInt8], _ tokens: [[UInt8]]) -> Bool {
         var matched = false
         for token in tokens {
             // No early exit: every token is compared whatever the outcome.
-            matched = Self.constantTimeEquals(candidate, token) || matched
+            matched = constantTimeEquals(candidate, token) || matched
         }
         return matched
     }
