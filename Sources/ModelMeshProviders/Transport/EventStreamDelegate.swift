@@ -8,25 +8,18 @@ import Synchronization
 /// as AsyncHTTPClient hands it over, on the connection's event loop: parses server-sent
 /// events, decodes them and yields the elements, with event-loop timers for the deadlines.
 ///
+/// The protocol (head budget, rejections, the end marker, the deadlines) is
+/// ``EventStreamMachine``'s: the delegate feeds it the callbacks, timer firings and
+/// cancellations under its lock, arms and cancels the timer it asks for there, and carries
+/// out the rest of its actions outside the lock.
+///
 /// A delegate rather than the async API and a task reading the body: per stream that saves
 /// three tasks and a `Task.sleep` watchdog, and per chunk two thread hand-offs; it also sees
 /// every byte that arrived before a connection broke.
-///
-/// - The head must arrive within the head budget; a non-2xx head is followed by its body
-///   (capped, and given at least a second) and reported as ``Opening/rejected(_:_:)``.
-/// - Once streaming, the body must not stay silent longer than the idle timeout, and the
-///   elements must meet ``StreamDeadlines`` when given: before the first element carrying
-///   output each element must come within `firstToken`, after it within `idle`.
 final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDelegate {
     typealias Response = Void
-
-    /// How a request opened.
-    enum Opening {
-        /// A 2xx head: elements follow.
-        case stream(HTTPResponseHead)
-        /// Any other status, with (the first part of) its body.
-        case rejected(HTTPResponseHead, ByteBuffer)
-    }
+    typealias Machine = EventStreamMachine<Decoder>
+    typealias Opening = Machine.Opening
 
     struct Settings: Sendable {
         var headBudget: Duration
@@ -40,23 +33,17 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
     }
 
     private struct State {
+        var machine: Machine
         var opening: CheckedContinuation<Opening, any Error>?
         var task: HTTPClient.Task<Void>?
-        var cancelled = false
-        var head: HTTPResponseHead?
-        var errorBody = ByteBuffer()
-        var parser = SSEParser()
-        var decoder: Decoder
-        /// The end marker was seen; the rest of the body is drained so the connection can be reused.
-        var ended = false
-        /// The element stream was finished (normally or not); nothing more goes to it.
-        var finished = false
-        var lastData = NIODeadline.now()
-        var lastElement = NIODeadline.now()
-        var outputSeen = false
         var timer: Scheduled<Void>?
-        /// Why a timer cancelled the request.
-        var timeout: (any Error)?
+    }
+
+    /// An action with what is needed to carry it out outside the lock.
+    private struct Effects {
+        var action: Machine.Action
+        var opening: CheckedContinuation<Opening, any Error>?
+        var task: HTTPClient.Task<Void>?
     }
 
     private let settings: Settings
@@ -69,7 +56,10 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
     ) {
         self.settings = settings
         self.elements = elements
-        state = Mutex(State(decoder: decoder))
+        let configuration = Machine.Configuration(
+            headBudget: settings.headBudget, idleTimeout: settings.idleTimeout, deadlines: settings.deadlines,
+            errorLimit: settings.errorLimit, carriesOutput: settings.carriesOutput)
+        state = Mutex(State(machine: Machine(decoder: decoder, configuration: configuration)))
     }
 
     // MARK: Driving
@@ -81,241 +71,95 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
 
     /// The request was handed to the client: arm the head timer.
     func start(_ task: HTTPClient.Task<Void>) {
-        let cancelled = state.withLock { state -> Bool in
-            state.task = task
-            guard !state.cancelled else { return true }
-            state.timer = schedule(in: settings.headBudget, on: task.eventLoop) { $0.headTimedOut() }
-            return false
-        }
-        if cancelled { task.cancel() }
+        perform(
+            state.withLock { state in
+                state.task = task
+                return settle(state.machine.requestStarted(at: .now()), in: &state, on: task.eventLoop)
+            })
     }
 
     /// The caller (or the consumer of the elements) went away.
     func cancel() {
-        let task = state.withLock { state -> HTTPClient.Task<Void>? in
-            state.cancelled = true
-            return state.task
-        }
-        task?.cancel()
+        perform(state.withLock { settle($0.machine.cancelled(), in: &$0, on: nil) })
     }
 
     // MARK: HTTPClientResponseDelegate
 
     func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-        let opening = state.withLock { state -> CheckedContinuation<Opening, any Error>? in
-            state.head = head
-            state.timer?.cancel()
-            guard (200..<300).contains(head.status.code) else {
-                // The error body gets the head budget again, at least a second.
-                state.timer = schedule(in: max(settings.headBudget, .seconds(1)), on: task.eventLoop) {
-                    $0.errorBodyTimedOut()
-                }
-                return nil
-            }
-            let now = NIODeadline.now()
-            state.lastData = now
-            state.lastElement = now
-            state.timer = nil
-            defer { state.opening = nil }
-            return state.opening
-        }
-        if let opening {
-            opening.resume(returning: .stream(head))
-            watch(on: task.eventLoop)
-        }
+        perform(
+            state.withLock {
+                settle($0.machine.headReceived(head, at: .now()), in: &$0, on: task.eventLoop, task: task)
+            })
         return task.eventLoop.makeSucceededVoidFuture()
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        var failure: (any Error)?
-        let (out, ended) = state.withLock { state -> ([Decoder.Element], Bool) in
-            guard let head = state.head, (200..<300).contains(head.status.code) else {
-                var buffer = buffer
-                let room = settings.errorLimit - state.errorBody.readableBytes
-                if room > 0, let slice = buffer.readSlice(length: min(room, buffer.readableBytes)) {
-                    state.errorBody.writeImmutableBuffer(slice)
-                }
-                return ([], false)
-            }
-            state.lastData = .now()
-            if state.ended || state.finished { return ([], false) }
-            var out: [Decoder.Element] = []
-            do {
-                for event in try state.parser.parse(buffer) where !state.ended {
-                    if try take(state.decoder.decode(event), for: event, into: &out) { state.ended = true }
-                }
-            } catch {
-                failure = error
-                state.finished = true
-            }
-            record(out, in: &state)
-            if state.ended { state.finished = true }
-            return (out, state.ended)
-        }
-        for element in out { elements.yield(element) }
-        if let failure {
-            elements.finish(throwing: streamError(failure))
-            task.cancel()
-        } else if ended {
-            elements.finish()
-        }
+        perform(
+            state.withLock {
+                settle($0.machine.bodyPartReceived(buffer, at: .now()), in: &$0, on: task.eventLoop, task: task)
+            })
         return task.eventLoop.makeSucceededVoidFuture()
     }
 
     func didFinishRequest(task: HTTPClient.Task<Void>) throws {
-        var failure: (any Error)?
-        let (opening, rejected, out, finish) = state.withLock {
-            state -> (CheckedContinuation<Opening, any Error>?, Opening?, [Decoder.Element], Bool) in
-            state.timer?.cancel()
-            state.timer = nil
-            guard let head = state.head, (200..<300).contains(head.status.code) else {
-                defer { state.opening = nil }
-                return (state.opening, state.head.map { .rejected($0, state.errorBody) }, [], false)
-            }
-            if state.finished { return (nil, nil, [], false) }
-            state.finished = true
-            var out: [Decoder.Element] = []
-            do {
-                if let last = state.parser.finish(), try take(state.decoder.decode(last), for: last, into: &out) {
-                    return (nil, nil, out, true)
-                }
-                out += try state.decoder.bodyEnded()
-            } catch {
-                failure = error
-            }
-            return (nil, nil, out, true)
-        }
-        if let opening, let rejected { opening.resume(returning: rejected) }
-        for element in out { elements.yield(element) }
-        if let failure {
-            elements.finish(throwing: streamError(failure))
-        } else if finish {
-            elements.finish()
-        }
+        perform(state.withLock { settle($0.machine.bodyEnded(), in: &$0, on: task.eventLoop, task: task) })
     }
 
     func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
-        let (opening, rejected, streamFailure) = state.withLock {
-            state -> (CheckedContinuation<Opening, any Error>?, Opening?, (any Error)?) in
-            state.timer?.cancel()
-            state.timer = nil
-            let error = state.timeout ?? error
-            if let opening = state.opening {
-                state.opening = nil
-                // A failed error body still reports the status.
-                return (opening, state.head.map { .rejected($0, state.errorBody) }, error)
-            }
-            if state.finished { return (nil, nil, nil) }
-            state.finished = true
-            return (nil, nil, error)
-        }
-        if let opening {
-            if let rejected {
-                opening.resume(returning: rejected)
-            } else {
-                opening.resume(throwing: streamFailure ?? error)
-            }
-        } else if let streamFailure {
-            elements.finish(throwing: streamError(streamFailure))
-        }
+        perform(state.withLock { settle($0.machine.failed(error), in: &$0, on: task.eventLoop, task: task) })
     }
 
-    // MARK: Decoding
+    // MARK: Actions
+
+    private func timerFired(_ timer: Machine.Timer, on eventLoop: any EventLoop) {
+        perform(state.withLock { settle($0.machine.timerFired(timer, at: .now()), in: &$0, on: eventLoop) })
+    }
+
+    /// Carries out the timer part of `action` (under the lock, so the handle stays the armed
+    /// timer's) and takes what the rest needs.
+    private func settle(
+        _ action: Machine.Action, in state: inout State, on eventLoop: (any EventLoop)?,
+        task: HTTPClient.Task<Void>? = nil
+    ) -> Effects {
+        switch action.timer {
+        case .arm(let timer, let deadline):
+            state.timer?.cancel()
+            state.timer = eventLoop.map { eventLoop in
+                eventLoop.scheduleTask(deadline: deadline) { [self] in timerFired(timer, on: eventLoop) }
+            }
+        case .cancel:
+            state.timer?.cancel()
+            state.timer = nil
+        case nil:
+            break
+        }
+        var effects = Effects(action: action, task: state.task ?? task)
+        if action.opener != nil {
+            effects.opening = state.opening
+            state.opening = nil
+        }
+        return effects
+    }
+
+    private func perform(_ effects: Effects) {
+        let action = effects.action
+        switch action.opener {
+        case .open(let opening): effects.opening?.resume(returning: opening)
+        case .fail(let error): effects.opening?.resume(throwing: error)
+        case nil: break
+        }
+        for event in action.invalidEvents { settings.onInvalidEvent(event) }
+        for element in action.elements { elements.yield(element) }
+        switch action.streamEnd {
+        case .finished: elements.finish()
+        case .failed(let error): elements.finish(throwing: streamError(error))
+        case nil: break
+        }
+        if action.cancelRequest { effects.task?.cancel() }
+    }
 
     /// A failure after the head, classified and scrubbed.
     private func streamError(_ error: any Error) -> ProviderError {
         settings.request.redact(HTTPTransport.classifyTransportError(error, afterHead: true, budget: nil))
-    }
-
-    /// Adds a step's elements to `out`; returns whether the step was the end marker.
-    private func take(_ step: SSEDecodeStep<Decoder.Element>, for event: SSEEvent, into out: inout [Decoder.Element])
-        -> Bool
-    {
-        switch step {
-        case .emit(let elements):
-            out += elements
-            return false
-        case .skip:
-            return false
-        case .invalid:
-            settings.onInvalidEvent(event)
-            return false
-        case .end(let elements):
-            out += elements
-            return true
-        }
-    }
-
-    private func record(_ out: [Decoder.Element], in state: inout State) {
-        guard !out.isEmpty, settings.deadlines != nil else { return }
-        state.lastElement = .now()
-        if !state.outputSeen, out.contains(where: settings.carriesOutput) { state.outputSeen = true }
-    }
-
-    // MARK: Timers
-
-    private func schedule(
-        in duration: Duration, on eventLoop: any EventLoop, _ fire: @escaping @Sendable (EventStreamDelegate) -> Void
-    ) -> Scheduled<Void> {
-        eventLoop.scheduleTask(in: TimeAmount(duration)) { [self] in fire(self) }
-    }
-
-    private func headTimedOut() {
-        let task = state.withLock { state -> HTTPClient.Task<Void>? in
-            guard state.opening != nil else { return nil }
-            state.timeout = BudgetExceeded()
-            return state.task
-        }
-        task?.cancel()
-    }
-
-    private func errorBodyTimedOut() {
-        let (opening, rejected, task) = state.withLock {
-            state -> (CheckedContinuation<Opening, any Error>?, Opening?, HTTPClient.Task<Void>?) in
-            guard let opening = state.opening, let head = state.head else { return (nil, nil, nil) }
-            state.opening = nil
-            return (opening, .rejected(head, state.errorBody), state.task)
-        }
-        if let opening, let rejected { opening.resume(returning: rejected) }
-        task?.cancel()
-    }
-
-    /// Arms (or re-arms) the silence watchdog: the earliest of the idle deadline of the body
-    /// and the element deadlines.
-    private func watch(on eventLoop: any EventLoop) {
-        let now = NIODeadline.now()
-        let verdict = state.withLock { state -> (expired: (any Error)?, task: HTTPClient.Task<Void>?) in
-            guard !state.finished else { return (nil, nil) }
-            var due = state.lastData + TimeAmount(settings.idleTimeout)
-            var silence: ProviderError?
-            if let deadlines = settings.deadlines {
-                let (limit, setting) =
-                    state.outputSeen
-                    ? (deadlines.idle, "idle_timeout") : (deadlines.firstToken, "first_token_timeout")
-                if state.lastElement + TimeAmount(limit) < due {
-                    due = state.lastElement + TimeAmount(limit)
-                    silence = .streamSilent(for: limit, setting: setting)
-                }
-            }
-            if now >= due {
-                state.finished = true
-                let ms = Int((settings.idleTimeout.seconds * 1000).rounded())
-                return (
-                    silence ?? ProviderError(.timeout, message: "The upstream stream stalled: no data for \(ms)ms"),
-                    state.task
-                )
-            }
-            // The first output switches to the (possibly much shorter) idle deadline, so never
-            // wait past now + the shortest limit: no deadline set later can fall before that.
-            if let deadlines = settings.deadlines {
-                due = min(due, now + TimeAmount(min(settings.idleTimeout, deadlines.firstToken, deadlines.idle)))
-            }
-            state.timer = eventLoop.scheduleTask(deadline: due) { [self] in watch(on: eventLoop) }
-            return (nil, nil)
-        }
-        if let expired = verdict.expired {
-            elements.finish(throwing: streamError(expired))
-            verdict.task?.cancel()
-        }
     }
 }
