@@ -11,8 +11,8 @@ extension Mesh {
     /// periodic or immediate state saving. The proxy runs this as a service; library users
     /// may run it in a task of their own.
     public func run() async {
-        await probeOnStart()
         await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.probeOnStart() }
             group.addTask {
                 await self.statistics.run(
                     every: self.configuration.observability.statisticsFlushInterval, emitter: self.events)
