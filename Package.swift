@@ -128,6 +128,7 @@ let package = Package(
                 "ModelMeshProviders",
                 "ModelMeshTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

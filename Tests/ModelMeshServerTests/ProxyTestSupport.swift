@@ -101,6 +101,8 @@ struct TestMesh {
     var models: [(String, any ProviderConnector)]
     var pool: (inout PoolConfiguration) -> Void = { _ in }
     var configure: (inout MeshConfiguration) -> Void = { _ in }
+    /// Observability connectors subscribed besides the configured ones.
+    var connectors: [any ObservabilityConnector] = []
 
     func build() throws -> Mesh {
         var config = MeshConfiguration()
@@ -123,7 +125,8 @@ struct TestMesh {
         configure(&config)
         // Real time: the proxy runs the mesh's maintenance loops, and on a clock that jumps
         // ahead at every sleep those loops would push requests past their deadlines.
-        return try Mesh(configuration: config, providers: registry, clock: SystemClock(), jitter: { 1 })
+        return try Mesh(
+            configuration: config, providers: registry, connectors: connectors, clock: SystemClock(), jitter: { 1 })
     }
 }
 
@@ -132,7 +135,7 @@ let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler()
 /// Runs a real proxy on an ephemeral port for the duration of `body`, then shuts it down
 /// gracefully and waits for it to stop.
 func withProxy(
-    _ testMesh: TestMesh, proxy: (inout ProxyConfiguration) -> Void = { _ in },
+    _ testMesh: TestMesh, proxy: (inout ProxyConfiguration) -> Void = { _ in }, logger: Logger = quietLogger,
     _ body: (ProxyClient) async throws -> Void
 ) async throws {
     let mesh = try testMesh.build()
@@ -148,7 +151,7 @@ func withProxy(
         portContinuation.yield(port)
         portContinuation.finish()
     }
-    let server = ProxyServer(mesh: mesh, configuration: configuration, options: options, logger: quietLogger)
+    let server = ProxyServer(mesh: mesh, configuration: configuration, options: options, logger: logger)
     let group = server.makeServiceGroup(gracefulShutdownSignals: [])
     let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
     do {
