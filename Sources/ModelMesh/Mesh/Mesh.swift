@@ -201,6 +201,7 @@ public final class Mesh: Sendable {
         if request.messages.isEmpty {
             throw ModelMeshError(.invalidRequest, "'messages' is empty", hint: "Send at least one message")
         }
+        if let issue = request.fieldIssue() { throw ModelMeshError(.invalidRequest, issue.message, hint: issue.hint) }
     }
 
     /// Writes out buffered observability and releases provider connections.

@@ -57,8 +57,8 @@ public struct ChatCompletionRequest: Sendable, Hashable, Codable {
         model = try c.decode(String.self, forKey: AnyCodingKey("model"))
         messages = try c.decode([ChatMessage].self, forKey: AnyCodingKey("messages"))
         stream = try c.decodeIfPresent(Bool.self, forKey: AnyCodingKey("stream"))
-        maxTokens = try c.decodeIfPresent(Int.self, forKey: AnyCodingKey("max_tokens"))
-        maxCompletionTokens = try c.decodeIfPresent(Int.self, forKey: AnyCodingKey("max_completion_tokens"))
+        maxTokens = try c.decodeTokenCap(forKey: AnyCodingKey("max_tokens"))
+        maxCompletionTokens = try c.decodeTokenCap(forKey: AnyCodingKey("max_completion_tokens"))
         temperature = try c.decodeIfPresent(Double.self, forKey: AnyCodingKey("temperature"))
         topP = try c.decodeIfPresent(Double.self, forKey: AnyCodingKey("top_p"))
         stop = try c.decodeIfPresent(StopSequences.self, forKey: AnyCodingKey("stop"))
@@ -295,5 +295,21 @@ public struct ToolCall: Sendable, Hashable, Codable {
             self.name = name
             self.arguments = arguments
         }
+    }
+}
+
+extension KeyedDecodingContainer where Key == AnyCodingKey {
+    /// Decodes an output-token cap. A number that is no `Int` (`1e30`, `2.5`) is refused with
+    /// a message saying what to send, rather than the parser's own wording.
+    func decodeTokenCap(forKey key: AnyCodingKey) throws -> Int? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        if let value = try? decode(Int.self, forKey: key) { return value }
+        guard let number = try? decode(Double.self, forKey: key) else {
+            return try decode(Int.self, forKey: key)  // not a number: the type mismatch names the field
+        }
+        throw DecodingError.dataCorruptedError(
+            forKey: key, in: self,
+            debugDescription: "\(number) is not a whole number of tokens in range; send an integer from 1 to "
+                + "\(ChatCompletionRequest.maxTokensLimit), or leave '\(key.stringValue)' out")
     }
 }

@@ -26,6 +26,9 @@ enum MetricNames {
     /// Counter `{scope}`: budget alerts, one per scope and period whose settled spend reached
     /// `alert_threshold` × the limit (`global`, `provider:<id>`, `pool:<id>`, `model:<id>`).
     static let budgetAlerts = "modelmesh_budget_alerts_total"
+    /// Gauge `{scope}`: USD held by requests in flight against the scope's budget, set at
+    /// each scrape; 0 when the mesh is idle.
+    static let budgetReserved = "modelmesh_budget_reserved_usd"
     /// Counter `{endpoint, status}`: every HTTP response of the proxy, including refusals
     /// (401, 413, 429) that never reach the engine.
     static let httpResponses = "modelmesh_http_responses_total"

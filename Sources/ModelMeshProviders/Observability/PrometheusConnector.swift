@@ -193,6 +193,20 @@ public final class PrometheusConnector: ObservabilityConnector {
         }
     }
 
+    /// Sets `modelmesh_budget_reserved_usd{scope}` to what requests in flight hold against
+    /// each budget scope of `ledger`, for this UTC day; call it just before rendering
+    /// ``exposition()`` so a scrape sees the reservations of that moment.
+    ///
+    /// ```swift
+    /// prometheus.recordBudgetReservations(mesh.budget)
+    /// ```
+    public func recordBudgetReservations(_ ledger: BudgetLedger, now: Date = Date()) {
+        for scope in ledger.allScopes() {
+            CoreMetrics.Gauge(label: MetricNames.budgetReserved, dimensions: [("scope", scope)], factory: factory)
+                .record(ledger.spend(of: scope, now: now).reserved)
+        }
+    }
+
     /// Counts one HTTP response of the proxy (`modelmesh_http_responses_total`).
     public func countResponse(endpoint: String, status: Int) {
         CoreMetrics.Counter(

@@ -12,6 +12,9 @@ extension ProxyHandlers {
             throw ProxyError.invalidRequest(
                 "Missing required field: messages (it must not be empty)", param: "messages")
         }
+        if let issue = chat.fieldIssue() {
+            throw ProxyError.invalidRequest(issue.message, param: issue.param, hint: issue.hint)
+        }
         let options = RoutingOptions(requestID: context.requestID)
         let mesh = self.mesh
         guard chat.stream == true else {

@@ -36,10 +36,29 @@ struct ProxyHandlers: Sendable {
         guard buffer.readableBytes > 0 else {
             throw ProxyError.invalidRequest("Request body is empty: send a JSON \(what)")
         }
+        guard Self.isValidUTF8(buffer.readableBytesView) else {
+            throw ProxyError.invalidRequest(
+                "Request body is not valid UTF-8: send the JSON \(what) encoded as UTF-8",
+                hint: "Check the client's encoding; JSON bodies must be UTF-8")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             throw ProxyError.decoding(error)
+        }
+    }
+
+    /// Whether `bytes` are well-formed UTF-8; ASCII (the common case) is a plain scan.
+    static func isValidUTF8(_ bytes: ByteBufferView) -> Bool {
+        if !bytes.contains(where: { $0 >= 0x80 }) { return true }
+        var decoder = UTF8()
+        var iterator = bytes.makeIterator()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
         }
     }
 
