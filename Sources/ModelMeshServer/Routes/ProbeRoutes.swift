@@ -46,6 +46,7 @@ extension ProxyHandlers {
 
     /// `GET /metrics`: Prometheus text exposition.
     func metricsText(_ request: Request, context: ProxyRequestContext) async throws -> Response {
+        metrics.recordBudgetReservations(mesh.budget)
         var bytes: [UInt8] = []
         metrics.registry.emit(into: &bytes)
         return Response(
