@@ -85,7 +85,7 @@ public struct ProxyServer: Service, CustomStringConvertible {
         let onServerRunning = options.onServerRunning
         return Application(
             router: makeRouter(),
-            server: .eventLoopAffineHTTP1(),
+            server: .eventLoopAffineHTTP1(limits: configuration.limits),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "modelmesh"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

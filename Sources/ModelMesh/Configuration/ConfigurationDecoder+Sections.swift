@@ -342,6 +342,10 @@ extension ConfigurationDecoder {
 
     static let proxyKeys = [
         "host", "port", "auth", "tokens", "cors", "body_limit", "endpoints", "rate_limit", "shutdown_timeout",
+        "limits",
+    ]
+    static let proxyLimitKeys = [
+        "head_timeout", "idle_timeout", "body_timeout", "max_header_size", "max_headers", "max_connections",
     ]
 
     mutating func decodeProxy(_ entry: Entry?) -> ProxyConfiguration {
@@ -376,6 +380,34 @@ extension ConfigurationDecoder {
             result.rateLimitBurst = int(rateLimit["burst"], min: 1) ?? result.rateLimitBurst
         }
         result.shutdownTimeout = duration(map["shutdown_timeout"]) ?? result.shutdownTimeout
+        if let limits = mapping(map["limits"]) {
+            checkKeys(limits, known: Self.proxyLimitKeys, in: "proxy limits")
+            // A zero timeout would close every connection, a tiny head limit refuse every request.
+            func timeout(_ key: String, _ current: Duration) -> Duration {
+                guard let entry = limits[key], let value = duration(entry) else { return current }
+                guard value > .zero else {
+                    report(
+                        .invalidValue, at: entry.path, "Must be longer than zero, got \(value)",
+                        hint: "Write a duration such as 10s", mark: entry.node.mark)
+                    return current
+                }
+                return value
+            }
+            result.limits.headTimeout = timeout("head_timeout", result.limits.headTimeout)
+            result.limits.idleTimeout = timeout("idle_timeout", result.limits.idleTimeout)
+            result.limits.bodyTimeout = timeout("body_timeout", result.limits.bodyTimeout)
+            if let entry = limits["max_header_size"], let size = byteCount(entry) {
+                if size < 256 {
+                    report(
+                        .invalidValue, at: entry.path, "Must be at least 256 bytes, got \(size)",
+                        hint: "Write a size such as 32KB", mark: entry.node.mark)
+                } else {
+                    result.limits.maxHeaderSize = size
+                }
+            }
+            result.limits.maxHeaders = int(limits["max_headers"], min: 1) ?? result.limits.maxHeaders
+            result.limits.maxConnections = int(limits["max_connections"], min: 1) ?? result.limits.maxConnections
+        }
         return result
     }
 }

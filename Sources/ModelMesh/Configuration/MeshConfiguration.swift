@@ -540,6 +540,40 @@ public struct ProxyConfiguration: Sendable {
     public var rateLimitBurst: Int = 20
     /// How long shutdown waits for in-flight requests and streams.
     public var shutdownTimeout: Duration = .seconds(30)
+    /// Timeouts and sizes at the client edge (`proxy.limits`).
+    public var limits = Limits()
 
     public init() {}
+
+    /// What one client connection may take from the proxy before it is answered with an
+    /// error and closed (`proxy.limits`).
+    ///
+    /// The defaults keep slow or idle clients from holding connections open while leaving
+    /// ordinary clients and long streamed answers alone; none of the timeouts applies while
+    /// the proxy is answering a request.
+    ///
+    /// ```yaml
+    /// proxy:
+    ///   limits: {head_timeout: 10s, idle_timeout: 60s, body_timeout: 30s,
+    ///            max_header_size: 32KB, max_headers: 100, max_connections: 4096}
+    /// ```
+    public struct Limits: Sendable, Hashable {
+        /// How long a client has to send a complete request head, from the first byte of the
+        /// request (or from connecting); then it gets 408 and the connection closes.
+        public var headTimeout: Duration = .seconds(10)
+        /// How long a keep-alive connection may sit between requests before it is closed.
+        public var idleTimeout: Duration = .seconds(60)
+        /// How long a request body may stall (no bytes arriving) before it is cut with 408.
+        public var bodyTimeout: Duration = .seconds(30)
+        /// Largest request head in bytes (all header fields together, and any single one);
+        /// larger heads get 431.
+        public var maxHeaderSize: Int = 32 * 1024
+        /// Most header fields in one request; more get 431.
+        public var maxHeaders: Int = 100
+        /// Most client connections open at once; a connection beyond it gets 503
+        /// (`too_many_connections`) to its first request and is closed.
+        public var maxConnections: Int = 4096
+
+        public init() {}
+    }
 }

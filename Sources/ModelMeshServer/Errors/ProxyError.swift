@@ -59,6 +59,30 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
             hint: "Send a smaller request or raise proxy.body_limit")
     }
 
+    /// 408: the client did not send its request head, or stopped sending its body, in time.
+    public static func requestTimeout(_ what: String, limit: String) -> ProxyError {
+        ProxyError(
+            .requestTimeout, "The client did not send \(what) in time", code: "request_timeout",
+            hint: "Send the whole request without pausing, or raise proxy.limits.\(limit)")
+    }
+
+    /// 431: the request head has too many header fields or too many bytes of them.
+    public static func headersTooLarge(maxSize: Int, maxCount: Int) -> ProxyError {
+        ProxyError(
+            .requestHeaderFieldsTooLarge,
+            "Request headers too large: the limits are \(maxSize) bytes and \(maxCount) fields",
+            code: "request_header_fields_too_large",
+            hint: "Send fewer or smaller headers, or raise proxy.limits.max_header_size / max_headers")
+    }
+
+    /// 503: the proxy already serves as many client connections as it allows.
+    public static func tooManyConnections(limit: Int) -> ProxyError {
+        ProxyError(
+            .serviceUnavailable, "Too many connections: the proxy serves at most \(limit) at once",
+            code: "too_many_connections",
+            hint: "Retry shortly, reuse connections, or raise proxy.limits.max_connections")
+    }
+
     /// 401 with `WWW-Authenticate: Bearer`.
     public static func unauthorized() -> ProxyError {
         ProxyError(
