@@ -14,6 +14,7 @@ import pytest
 import fake_upstream
 
 TOKEN = "compat-suite-token"
+ADMIN_TOKEN = "compat-suite-admin-token"
 BINARY = os.environ.get("MODELMESH_BIN", os.path.join(os.path.dirname(__file__), "..", "..", ".build", "debug", "modelmesh"))
 
 
@@ -30,7 +31,8 @@ def start_proxy(config, workdir):
         f.write(config)
     port = free_port()
     process = subprocess.Popen(
-        [BINARY, "serve", "--config", path, "--host", "127.0.0.1", "--port", str(port), "--token", TOKEN],
+        [BINARY, "serve", "--config", path, "--host", "127.0.0.1", "--port", str(port), "--token", TOKEN,
+         "--admin-token", ADMIN_TOKEN],
         cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -161,7 +163,8 @@ def test_all_candidates_failed_is_502(client):
 
 
 def mesh_api(url, method, path):
-    request = urllib.request.Request(url + path, method=method, headers={"Authorization": f"Bearer {TOKEN}"})
+    # The operator endpoints need the admin token; it works on the others too.
+    request = urllib.request.Request(url + path, method=method, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
