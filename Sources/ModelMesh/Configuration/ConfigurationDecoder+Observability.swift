@@ -285,22 +285,31 @@ extension ConfigurationDecoder {
         return .init(connector: id, events: filter, settings: values, channels: received)
     }
 
-    /// A `channels:` list.
-    private mutating func channelList(_ entry: Entry) -> Set<ObservabilityChannel>? {
-        guard let names = strings(entry) else { return nil }
-        var channels: Set<ObservabilityChannel> = []
-        let known = ObservabilityChannel.allCases.map(\.rawValue)
+    /// The values a list of names spells, each unknown name reported at its element with the
+    /// nearest known one.
+    private mutating func namedSet<Value: Hashable>(
+        _ names: [(value: String, entry: Entry)], what: String, known: [String], _ parse: (String) -> Value?
+    ) -> Set<Value> {
+        var result: Set<Value> = []
         for (name, element) in names {
-            if let channel = ObservabilityChannel(name: name) {
-                channels.insert(channel)
+            if let value = parse(name) {
+                result.insert(value)
             } else {
                 report(
-                    .invalidValue, at: element.path, "Unknown channel '\(name)'",
+                    .invalidValue, at: element.path, "Unknown \(what) '\(name)'",
                     hint: NameSuggestion.hint(
                         for: name, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
                     mark: element.node.mark)
             }
         }
+        return result
+    }
+
+    /// A `channels:` list.
+    private mutating func channelList(_ entry: Entry) -> Set<ObservabilityChannel>? {
+        guard let names = strings(entry) else { return nil }
+        let known = ObservabilityChannel.allCases.map(\.rawValue)
+        let channels = namedSet(names, what: "channel", known: known) { ObservabilityChannel(name: $0) }
         guard !names.isEmpty else {
             report(
                 .invalidValue, at: entry.path, "A connector needs at least one channel",
@@ -314,18 +323,8 @@ extension ConfigurationDecoder {
     private mutating func statisticsScopes(_ entry: Entry) -> Set<StatisticsScopeKind>? {
         guard let names = strings(entry) else { return nil }
         let known = StatisticsScopeKind.allCases.map(\.rawValue)
-        var scopes: Set<StatisticsScopeKind> = []
-        for (name, element) in names {
-            let singular = name.hasSuffix("s") ? String(name.dropLast()) : name
-            if let scope = StatisticsScopeKind(rawValue: singular.lowercased()) {
-                scopes.insert(scope)
-            } else {
-                report(
-                    .invalidValue, at: element.path, "Unknown statistics scope '\(name)'",
-                    hint: NameSuggestion.hint(
-                        for: name, in: known, otherwise: "Use one of: \(known.joined(separator: ", "))"),
-                    mark: element.node.mark)
-            }
+        let scopes = namedSet(names, what: "statistics scope", known: known) { name in
+            StatisticsScopeKind(rawValue: (name.hasSuffix("s") ? String(name.dropLast()) : name).lowercased())
         }
         if names.isEmpty {
             report(
