@@ -291,6 +291,19 @@ public final class CapabilityPool: Sendable {
         }
     }
 
+    /// The state of one member (nil: not a member).
+    func state(of modelID: String) -> ModelState? {
+        members.withLock { list in list.first { $0.model.id == modelID }?.health.state }
+    }
+
+    /// Takes over a member state another replica published.
+    func adopt(_ modelID: String, _ shared: MeshStateSnapshot.Member, now: Date) {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return }
+            list[i].health.adopt(shared, at: now)
+        }
+    }
+
     /// Whether every member of `provider` in this pool is out for health reasons.
     func allFailing(provider: String) -> Bool? {
         members.withLock { list in

@@ -15,11 +15,14 @@ final class HealthCoordinator: Sendable {
     let stateChanged: StateChangeSignal
     /// Models that refused an assistant prefill when resuming a stream.
     private let prefillRejections = Mutex<Set<String>>([])
+    /// The other replicas' view: this replica's transitions go there (nil: one process).
+    let shared: SharedState?
 
     init(
         topology: MeshTopology, emitter: EventEmitter, statistics: StatisticsCollector, clock: any MeshClock,
-        stateChanged: StateChangeSignal = StateChangeSignal(enabled: false)
+        stateChanged: StateChangeSignal = StateChangeSignal(enabled: false), shared: SharedState? = nil
     ) {
+        self.shared = shared
         self.topology = topology
         self.stateChanged = stateChanged
         self.emitter = emitter
@@ -66,6 +69,9 @@ final class HealthCoordinator: Sendable {
     func failed(_ model: ModelConfiguration, pool: CapabilityPool, error: ProviderError) {
         if let t = pool.recordFailure(model.id, error: error, now: clock.now()) {
             publish(t, model: model.id, provider: model.provider, pool: pool)
+        } else if let shared, pool.state(of: model.id) == .standby {
+            // A failed probe lengthened the cooldown: the other replicas wait as long.
+            shared.changed(SharedState.modelKey(pool: pool.id, model: model.id))
         }
         if error.errorClass.countsAsModelFailure,
             let change = topology.providerHealth[model.provider]?.record(success: false)
@@ -165,6 +171,64 @@ final class HealthCoordinator: Sendable {
         health.restore(reason)
     }
 
+    // MARK: Replicas
+
+    /// The provider state other replicas read.
+    struct SharedProviderState: Codable {
+        var deactivation: ProviderDeactivationReason?
+    }
+
+    /// This replica's current state of a shared key, to publish.
+    func sharedRecord(for key: String, origin: String) -> SharedHealthRecord? {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        if key.hasPrefix("provider:") {
+            guard let health = topology.providerHealth[String(key.dropFirst("provider:".count))],
+                let data = try? encoder.encode(SharedProviderState(deactivation: health.snapshot.deactivation))
+            else { return nil }
+            return SharedHealthRecord(key: key, payload: String(decoding: data, as: UTF8.self), origin: origin)
+        }
+        guard let (pool, model) = poolAndModel(key), var member = pool.persistedMembers()[model] else {
+            return nil
+        }
+        // Usage counters stay per replica.
+        member.usage = nil
+        guard let data = try? encoder.encode(member) else { return nil }
+        return SharedHealthRecord(key: key, payload: String(decoding: data, as: UTF8.self), origin: origin)
+    }
+
+    /// Takes over a state another replica published. No event: that replica emitted it.
+    func adoptShared(_ record: SharedHealthRecord) {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let data = Data(record.payload.utf8)
+        if record.key.hasPrefix("provider:") {
+            let id = String(record.key.dropFirst("provider:".count))
+            guard let health = topology.providerHealth[id],
+                let state = try? decoder.decode(SharedProviderState.self, from: data)
+            else { return }
+            if let reason = state.deactivation { health.restore(reason) } else { _ = health.recover() }
+            return
+        }
+        guard let (pool, model) = poolAndModel(record.key),
+            let member = try? decoder.decode(MeshStateSnapshot.Member.self, from: data)
+        else { return }
+        pool.adopt(model, member, now: clock.now())
+        stateChanged.signal()
+    }
+
+    private func poolAndModel(_ key: String) -> (CapabilityPool, String)? { Self.poolAndModel(key, topology) }
+
+    private static func poolAndModel(_ key: String, _ topology: MeshTopology) -> (CapabilityPool, String)? {
+        guard key.hasPrefix("model:") else { return nil }
+        let rest = key.dropFirst("model:".count)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let poolID = String(rest[..<slash])
+        guard let pool = topology.allPools.first(where: { $0.id == poolID }) else { return nil }
+        return (pool, String(rest[rest.index(after: slash)...]))
+    }
+
     // MARK: Providers
 
     /// A provider health probe's result (`discovery.health`).
@@ -194,6 +258,7 @@ final class HealthCoordinator: Sendable {
     func deactivateProvider(_ provider: String, reason: ProviderDeactivationReason, detail: String) {
         guard let health = topology.providerHealth[provider], health.deactivate(reason, at: clock.now()) else { return }
         stateChanged.signal()
+        shared?.changed(SharedState.providerKey(provider))
         let pools = topology.allPools
         let affected = Array(Set(pools.flatMap { $0.models.filter { $0.provider == provider }.map(\.id) })).sorted()
         emitter.emit(
@@ -213,6 +278,7 @@ final class HealthCoordinator: Sendable {
     func recoverProvider(_ provider: String, trigger: String) {
         guard let health = topology.providerHealth[provider], health.recover() else { return }
         stateChanged.signal()
+        shared?.changed(SharedState.providerKey(provider))
         emitter.emit(
             RoutingEvent(
                 eventType: .providerRecovered, timestamp: clock.now(), providerID: provider,
@@ -232,6 +298,7 @@ final class HealthCoordinator: Sendable {
 
     private func publish(_ transition: HealthTransition, model: String, provider: String, pool: CapabilityPool) {
         stateChanged.signal()
+        shared?.changed(SharedState.modelKey(pool: pool.id, model: model))
         let now = clock.now()
         switch transition {
         case .deactivated(let reason, let until):

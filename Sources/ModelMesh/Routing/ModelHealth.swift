@@ -93,6 +93,19 @@ struct ModelHealth: Sendable {
         }
     }
 
+    /// Takes over a state another replica published: the same state, reason and cooldown.
+    /// A probe running here keeps its slot until it ends.
+    mutating func adopt(_ shared: MeshStateSnapshot.Member, at now: Date) {
+        guard shared.state == .standby, let reason = shared.reason else {
+            if state != .active { _ = activate(trigger: "replica", at: now) }
+            return
+        }
+        let probing = probeInFlight
+        _ = deactivate(reason, until: shared.cooldownUntil, at: shared.deactivatedAt ?? now)
+        cooldownLevel = shared.cooldownLevel
+        probeInFlight = probing
+    }
+
     /// Whether a request may be sent now: active, or due for a half-open probe that nobody
     /// else is running.
     func admission(at now: Date) -> Admission {
