@@ -9,18 +9,18 @@ struct PostgresStoreTests {
     func concurrentMigrations() async throws {
         let settings = try TestPostgres.settings()
         let stores = (0..<3).map { _ in PostgresStateStore(settings: settings) }
-        let applied = try await withStore(stores[0]) { a in
+        let (applied, version) = try await withStore(stores[0]) { a in
             try await withStore(stores[1]) { b in
                 try await withStore(stores[2]) { c in
                     async let x = a.migrate()
                     async let y = b.migrate()
                     async let z = c.migrate()
-                    return try await [x, y, z]
+                    let applied = try await [x, y, z]
+                    return (applied, try await a.schemaVersion())
                 }
             }
         }
         #expect(applied.flatMap { $0 } == [1])
-        let version = try await withStore(stores[0]) { store in try await store.schemaVersion() }
         #expect(version == 1)
     }
 
@@ -32,11 +32,11 @@ struct PostgresStoreTests {
         // $10 a day, $0.30 a request: 33 fit, with $0.10 left.
         let limit: Int64 = 10_000_000_000
         let amount: Int64 = 300_000_000
-        let outcomes = try await withStore(a) { a in
+        let (outcomes, rows) = try await withStore(a) { a in
             try await withStore(b) { b in
                 try await a.prepare()
                 try await b.prepare()
-                return try await withThrowingTaskGroup(of: SharedReservationResult.self) { group in
+                let outcomes = try await withThrowingTaskGroup(of: SharedReservationResult.self) { group in
                     for i in 0..<200 {
                         let store = i.isMultiple(of: 2) ? a : b
                         group.addTask {
@@ -50,16 +50,15 @@ struct PostgresStoreTests {
                     for try await outcome in group { all.append(outcome) }
                     return all
                 }
+                let rows = try await a.budgetRows(keys: ["global|d:2026-12-03", "model:m|d:2026-12-03"])
+                return (outcomes, rows)
             }
         }
         let reserved = outcomes.filter { if case .reserved = $0 { true } else { false } }
         #expect(reserved.count == 33)
         #expect(outcomes.count - reserved.count == 167)
-        try await withStore(a) { store in
-            let rows = try await store.budgetRows(keys: ["global|d:2026-12-03", "model:m|d:2026-12-03"])
-            #expect(rows.map(\.reserved) == [33 * amount, 33 * amount])
-            #expect(rows.allSatisfy { $0.spent == 0 })
-        }
+        #expect(rows.map(\.reserved) == [33 * amount, 33 * amount])
+        #expect(rows.allSatisfy { $0.spent == 0 })
     }
 
     @Test("A settlement counts once, however often it is replayed; a release gives the money back")

@@ -77,11 +77,11 @@ struct SharedMeshTests {
         // Promise: within 1 s (notifications make it milliseconds).
         #expect(seen < .seconds(1))
         let reply = try await b.chat()
-        #expect(reply.model == "vendor.beta")
+        #expect(reply.model == "beta")  // the upstream name of vendor.beta
 
         #expect(try b.mesh.activate(model: "vendor.alpha") == 1)
         try await waitUntil(.seconds(5), "replica A saw the activation") { a.state(of: "vendor.alpha") == .active }
-        #expect(try await a.chat().model == "vendor.alpha")
+        #expect(try await a.chat().model == "alpha")
 
         let deactivations = (a.events.events + b.events.events).filter {
             $0.eventType == .modelDeactivated && $0.modelID == "vendor.alpha"
@@ -111,7 +111,7 @@ struct SharedMeshTests {
             b.mesh.describe().providers.first { $0.id == "p-vendor.alpha" }?.state == "deactivated"
                 && b.state(of: "vendor.alpha") == .standby
         }
-        #expect(try await b.chat().model == "vendor.beta")
+        #expect(try await b.chat().model == "beta")
         await a.stop()
         await b.stop()
     }
@@ -148,51 +148,51 @@ struct SharedMeshTests {
         "PostgreSQL stopping under load fails no request (fail_open) or only budgeted ones, specifically (fail_closed); restarted, the replicas reconcile",
         arguments: [StorageUnavailablePolicy.failOpen, .failClosed])
     func databaseOutage(policy: StorageUnavailablePolicy) async throws {
-        let (server, settings) = try OwnPostgres.start()
-        defer { try? server.stop() }
-        let storage = TestPostgres.storage(settings, onUnavailable: policy)
-        let replica = try Replica(storage: storage, budget: BudgetLimits(daily: 100))
-        try await replica.connected()
-        _ = try await replica.chat()
+        try await OwnPostgres.with { server, settings in
+            let storage = TestPostgres.storage(settings, onUnavailable: policy)
+            let replica = try Replica(storage: storage, budget: BudgetLimits(daily: 100))
+            try await replica.connected()
+            _ = try await replica.chat()
 
-        try server.stop()
-        // The background poll notices without traffic.
-        try await waitUntil(.seconds(10), "the replica noticed the store went away") {
-            replica.mesh.sharedStorage?.available == false
-        }
-        var served = 0
-        var refused: [ModelMeshError] = []
-        for _ in 0..<10 {
-            do {
-                _ = try await replica.chat()
-                served += 1
-            } catch let error as ModelMeshError {
-                refused.append(error)
+            try await server.stop()
+            // The background poll notices without traffic.
+            try await waitUntil(.seconds(10), "the replica noticed the store went away") {
+                replica.mesh.sharedStorage?.available == false
             }
-        }
-        switch policy {
-        case .failOpen:
-            #expect(served == 10)
-        case .failClosed:
-            #expect(served == 0)
-            #expect(refused.allSatisfy { $0.code == .storageUnavailable && $0.status == 503 })
-        }
-        #expect(replica.mesh.describe().storage?.outages == 1)
+            var served = 0
+            var refused: [ModelMeshError] = []
+            for _ in 0..<10 {
+                do {
+                    _ = try await replica.chat()
+                    served += 1
+                } catch let error as ModelMeshError {
+                    refused.append(error)
+                }
+            }
+            switch policy {
+            case .failOpen:
+                #expect(served == 10)
+            case .failClosed:
+                #expect(served == 0)
+                #expect(refused.allSatisfy { $0.code == .storageUnavailable && $0.status == 503 })
+            }
+            #expect(replica.mesh.describe().storage?.outages == 1)
 
-        try server.restart()
-        try await waitUntil(.seconds(20), "the replica reconciled with the store") {
-            replica.mesh.sharedStorage?.available == true && replica.mesh.sharedStorage?.pendingWrites == 0
+            try await server.restart()
+            try await waitUntil(.seconds(20), "the replica reconciled with the store") {
+                replica.mesh.sharedStorage?.available == true && replica.mesh.sharedStorage?.pendingWrites == 0
+            }
+            // The store holds every dollar settled, the outage's included, once.
+            let checker = PostgresStateStore(settings: settings)
+            let day = utcDay()
+            let spent = try await withStore(checker) { store in
+                try await store.budgetRows(keys: ["global|d:\(day)"]).first?.spent ?? -1
+            }
+            let expected = Int64(policy == .failOpen ? 11 : 1) * 50_000_000
+            #expect(spent == expected)
+            #expect(replica.mesh.describe().storage?.outages == 1)
+            await replica.stop()
         }
-        // The store holds every dollar settled, the outage's included, once.
-        let checker = PostgresStateStore(settings: settings)
-        let day = utcDay()
-        let spent = try await withStore(checker) { store in
-            try await store.budgetRows(keys: ["global|d:\(day)"]).first?.spent ?? -1
-        }
-        let expected = Int64(policy == .failOpen ? 11 : 1) * 50_000_000
-        #expect(spent == expected)
-        #expect(replica.mesh.describe().storage?.outages == 1)
-        await replica.stop()
     }
 }
 

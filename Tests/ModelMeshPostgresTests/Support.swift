@@ -79,28 +79,45 @@ func waitUntil(
 struct OwnPostgres {
     let directory: String
 
-    static func start() throws -> (OwnPostgres, PostgresStorageSettings) {
+    /// Runs `body` with a server of its own; the server is discarded after, however `body` ends.
+    static func with(_ body: (OwnPostgres, PostgresStorageSettings) async throws -> Void) async throws {
+        let (server, settings) = try await start()
+        do {
+            try await body(server, settings)
+        } catch {
+            await server.discard()
+            throw error
+        }
+        await server.discard()
+    }
+
+    static func start() async throws -> (OwnPostgres, PostgresStorageSettings) {
         let server = OwnPostgres(directory: NSTemporaryDirectory() + "mm-pg-" + UUID().uuidString.prefix(8))
-        let url = try server.run("start")
+        let url = try await server.run("start")
         var settings = try #require(PostgresStorageSettings.parse(url: url))
         settings.schema = TestPostgres.freshSchema()
         return (server, settings)
     }
 
-    func stop() throws { _ = try run("stop") }
-    func restart() throws { _ = try run("start") }
+    func stop() async throws { _ = try await run("stop") }
+    func restart() async throws { _ = try await run("start") }
 
+    /// Stops the server and deletes its data directory.
+    func discard() async {
+        try? await stop()
+        try? FileManager.default.removeItem(atPath: directory)
+        try? FileManager.default.removeItem(atPath: directory + ".log")
+    }
+
+    /// Runs the script and returns the server's URL (built from the port file it writes).
     @discardableResult
-    private func run(_ command: String) throws -> String {
-        let process = Process()
-        process.executableURL = TestPostgres.root.appendingPathComponent("scripts/postgres-server")
-        process.arguments = [command, directory]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        try #require(process.terminationStatus == 0, "postgres-server \(command) failed")
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    private func run(_ command: String) async throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let script = TestPostgres.root.appendingPathComponent("scripts/postgres-server").path
+        let status = try await ChildProcess.run(script, [command, directory], logPath: directory + ".log")
+        try #require(status == 0, "postgres-server \(command) failed: \((try? String(contentsOfFile: directory + ".log", encoding: .utf8)) ?? "")")
+        let port = try String(contentsOfFile: directory + "/port", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return "postgres://postgres@127.0.0.1:\(port)/postgres"
     }
 }

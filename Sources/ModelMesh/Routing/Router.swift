@@ -59,7 +59,7 @@ final class Router: Sendable {
 
     /// Gives a reservation back (the attempt was not billed).
     func release(_ reservation: BudgetLedger.Reservation) {
-        if let shared = health.shared { shared.release(reservation) } else { release(reservation) }
+        if let shared = health.shared { shared.release(reservation) } else { ledger.release(reservation) }
     }
 
     /// Reserves an attempt's worst-case cost: in the shared store when there is one.

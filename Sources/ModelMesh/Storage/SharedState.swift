@@ -38,8 +38,12 @@ final class SharedState: Sendable {
     private let availability = Mutex(Availability())
     /// Keys whose local state changed and is not published yet.
     private let dirty = Mutex<Set<String>>([])
-    /// Settlements and releases not delivered yet, oldest first.
-    private let outbox = Mutex<[Pending]>([])
+    /// Settlements and releases not delivered yet, oldest first, and how many are on their way.
+    private struct Outbox {
+        var items: [Pending] = []
+        var inFlight = 0
+    }
+    private let outbox = Mutex(Outbox())
     /// Version of the last record applied, per key.
     private let applied = Mutex<[String: Int64]>([:])
     private let syncWake: AsyncStream<Void>
@@ -182,19 +186,20 @@ final class SharedState: Sendable {
     }
 
     private func enqueue(_ pending: Pending) {
-        outbox.withLock { $0.append(pending) }
+        outbox.withLock { $0.items.append(pending) }
         outboxContinuation.yield()
     }
 
-    /// Settlements and releases not delivered yet.
-    var pendingCount: Int { outbox.withLock { $0.count } }
+    /// Settlements and releases not delivered yet (those on their way included).
+    var pendingCount: Int { outbox.withLock { $0.items.count + $0.inFlight } }
 
     /// Delivers the outbox in order, a few at a time; what fails stays for the next round.
     func drainOutbox() async {
         while isAvailable {
-            let batch = outbox.withLock { list -> [Pending] in
-                let batch = Array(list.prefix(16))
-                list.removeFirst(batch.count)
+            let batch = outbox.withLock { box -> [Pending] in
+                let batch = Array(box.items.prefix(16))
+                box.items.removeFirst(batch.count)
+                box.inFlight = batch.count
                 return batch
             }
             guard !batch.isEmpty else { return }
@@ -204,10 +209,11 @@ final class SharedState: Sendable {
                 for await item in group { if let item { failed.append(item) } }
                 return failed
             }
-            if !failed.isEmpty {
-                outbox.withLock { $0.insert(contentsOf: failed, at: 0) }
-                return
+            outbox.withLock { box in
+                box.items.insert(contentsOf: failed, at: 0)
+                box.inFlight = 0
             }
+            if !failed.isEmpty { return }
         }
     }
 
