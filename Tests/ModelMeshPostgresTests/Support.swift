@@ -10,7 +10,7 @@ import Testing
 enum TestPostgres {
     static let url = ProcessInfo.processInfo.environment["MODELMESH_TEST_POSTGRES"]
     static let isCI = ProcessInfo.processInfo.environment["CI"] != nil
-    static let enabled = url != nil
+    static let enabled = url != nil || isCI
 
     /// The repository root (for `scripts/` and the built `modelmesh`).
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -47,6 +47,11 @@ enum TestPostgres {
             ?? root.appendingPathComponent(".build/debug/modelmesh").path
     }
 }
+
+/// Every test that uses PostgreSQL, one at a time: they start servers and processes, and
+/// on a small machine running them at once would measure the machine, not the mesh.
+@Suite("PostgreSQL", .serialized, .enabled(if: TestPostgres.enabled))
+struct PostgresTests {}
 
 /// Runs `body` with `store` running; stops it after.
 func withStore<T: Sendable>(

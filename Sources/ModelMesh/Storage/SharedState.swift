@@ -36,6 +36,8 @@ final class SharedState: Sendable {
     }
 
     private let availability = Mutex(Availability())
+    /// The first connection (migrations, registration), shared by whoever needs it first.
+    private let firstContact = Mutex<Task<Void, Never>?>(nil)
     /// Keys whose local state changed and is not published yet.
     private let dirty = Mutex<Set<String>>([])
     /// Settlements and releases not delivered yet, oldest first, and how many are on their way.
@@ -126,6 +128,8 @@ final class SharedState: Sendable {
         }
         let plan = ledger.sharedPlan(scopes: scopes, now: now)
         let id = UUID().uuidString
+        // A replica just started waits for its first contact rather than refusing.
+        if status.available == nil { await prepare() }
         if isAvailable {
             do {
                 let result = try await store.reserve(
@@ -315,15 +319,35 @@ final class SharedState: Sendable {
         }
     }
 
+    /// Migrates and registers this replica once; callers arriving meanwhile wait for the same
+    /// attempt. After a failure, the next call tries again.
+    func prepare() async {
+        if availability.withLock({ $0.prepared }) { return }
+        let task = firstContact.withLock { current -> Task<Void, Never> in
+            if let current { return current }
+            let task = Task {
+                do {
+                    try await self.store.prepare()
+                    self.availability.withLock { $0.prepared = true }
+                    self.logger.info("Connected to the shared store", metadata: ["replica": "\(self.store.replicaID)"])
+                    self.markAvailable()
+                } catch {
+                    self.markUnavailable(error)
+                }
+                self.firstContact.withLock { $0 = nil }
+            }
+            current = task
+            return task
+        }
+        await task.value
+    }
+
     /// One round: prepare if needed, publish what changed here, apply what changed elsewhere,
     /// refresh the budget mirror, and deliver the outbox.
     func sync(health: HealthCoordinator) async {
         do {
-            if !availability.withLock({ $0.prepared }) {
-                try await store.prepare()
-                availability.withLock { $0.prepared = true }
-                logger.info("Connected to the shared store", metadata: ["replica": "\(store.replicaID)"])
-            }
+            await prepare()
+            guard availability.withLock({ $0.prepared }) else { return }
             let keys = dirty.withLock { set -> Set<String> in
                 defer { set.removeAll() }
                 return set
