@@ -49,11 +49,12 @@ extension PostgresTests {
         /// A directory with a configuration for `models` on the fake upstream, sharing `schema`.
         static func deployment(
             upstream: FakeUpstream, settings: PostgresStorageSettings, dailyLimit: Double?, lease: String = "30s",
-            models: [String] = ["vendor.only"]
+            models: [String] = ["vendor.only"], storage: String? = nil, directory existing: String? = nil,
+            name: String = "modelmesh"
         ) throws -> (directory: String, config: String) {
-            let directory = NSTemporaryDirectory() + "mm-replicas-" + UUID().uuidString.prefix(8)
+            let directory = existing ?? NSTemporaryDirectory() + "mm-replicas-" + UUID().uuidString.prefix(8)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let url = try #require(TestPostgres.url)
+            let url = "postgres://\(settings.user)@\(settings.host):\(settings.port)/\(settings.database ?? "postgres")"
             var yaml = """
                 providers:
                   fake: {connector: openai-compatible.llm.v1, base_url: "\(upstream.baseURL)/v1", api_key: "sk-replica-test"}
@@ -71,11 +72,11 @@ extension PostgresTests {
             yaml += """
                 pools:
                   chat: {capability: chat-completion, retry: {max_attempts: 1}}
-                storage: {connector: modelmesh.postgres.v1, url: "\(url)", schema: \(settings.schema), lease: \(lease), poll_interval: 200ms}
+                storage: \(storage ?? "{connector: modelmesh.postgres.v1, url: \"\(url)\", schema: \(settings.schema), lease: \(lease), poll_interval: 200ms}")
 
                 """
             if let dailyLimit { yaml += "budget: {daily_limit: \(dailyLimit)}\n" }
-            let config = directory + "/modelmesh.yaml"
+            let config = directory + "/\(name).yaml"
             try yaml.write(toFile: config, atomically: true, encoding: .utf8)
             return (directory, config)
         }
@@ -101,10 +102,18 @@ extension PostgresTests {
             return response.status.code
         }
 
-        static func state(_ http: HTTPClient, _ replica: Serve) async throws -> JSONValue {
-            let response = try await http.execute(HTTPClientRequest(url: replica.baseURL + "/v1/mesh/state"), timeout: .seconds(10))
+        static func get(_ http: HTTPClient, _ url: String) async throws -> (status: UInt, body: String) {
+            let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
             let body = try await response.body.collect(upTo: 1 << 22)
-            return try JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))
+            return (response.status.code, String(buffer: body))
+        }
+
+        static func state(_ http: HTTPClient, _ replica: Serve) async throws -> JSONValue {
+            try JSONDecoder().decode(JSONValue.self, from: Data(try await get(http, replica.baseURL + "/v1/mesh/state").body.utf8))
+        }
+
+        static func globalSpend(_ state: JSONValue) -> Double? {
+            state["budgets"]?.arrayValue?.first { $0["scope"]?.stringValue == "global" }?["daily"]?.doubleValue
         }
 
         static func memberState(_ state: JSONValue, model: String) -> String? {
@@ -253,7 +262,7 @@ extension PostgresTests {
             let c = try await Serve.start(config: config, directory: directory, name: "c")
             try await waitUntil(.seconds(10), "the restarted replica read the shared state") {
                 let state = try await Self.state(http, c)
-                return state["budgets"]?.arrayValue?.first { $0["scope"]?.stringValue == "global" }?["daily"]?.doubleValue == 1.0
+                return Self.globalSpend(state) == 1.0
                     && Self.memberState(state, model: "vendor.spare") == "standby"
             }
             #expect(try await Self.chat(http, c).status == 200)
@@ -266,6 +275,94 @@ extension PostgresTests {
             try await http.shutdown()
             try await upstream.shutdown()
             try? FileManager.default.removeItem(atPath: directory)
+        }
+            @Test("storage migrate --from copies a local-file store's states and spend, once however often it runs")
+        func migrateFromLocalFile() async throws {
+            let upstream = try await FakeUpstream.start()
+            upstream.setDefault(.openAIChatCompletion(usage: Usage(promptTokens: 10, completionTokens: 500)))
+            let settings = try TestPostgres.settings()
+            let models = ["vendor.only", "vendor.spare"]
+            let directory = NSTemporaryDirectory() + "mm-replicas-" + UUID().uuidString.prefix(8)
+            let stateDirectory = directory + "/state"
+            let (_, fileConfig) = try Self.deployment(
+                upstream: upstream, settings: settings, dailyLimit: 10, models: models,
+                storage: "{connector: modelmesh.local-file.v1, path: \"\(stateDirectory)\"}", directory: directory,
+                name: "file")
+            let (_, sharedConfig) = try Self.deployment(
+                upstream: upstream, settings: settings, dailyLimit: 10, models: models, directory: directory,
+                name: "shared")
+            let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+
+            // A single proxy on the local file: $1 spent, vendor.spare taken out by hand.
+            let single = try await Serve.start(config: fileConfig, directory: directory, name: "single")
+            #expect(try await Self.chat(http, single).status == 200)
+            #expect(try await Self.chat(http, single).status == 200)
+            #expect(try await Self.post(http, single.baseURL + "/v1/mesh/models/vendor.spare/deactivate") == 200)
+            await single.stop()
+
+            for run in 0..<2 {
+                let status = try await ChildProcess.run(
+                    TestPostgres.modelmeshBinary, ["storage", "migrate", "--config", sharedConfig, "--from", stateDirectory],
+                    logPath: directory + "/migrate\(run).log")
+                let output = (try? String(contentsOfFile: directory + "/migrate\(run).log", encoding: .utf8)) ?? ""
+                #expect(status == 0, "\(output)")
+                #expect(output.contains("Imported"), "\(output)")
+            }
+            let rows = try await withStore(Self.store(settings)) { store in
+                try await store.budgetRows(keys: [Self.dayKey(), "global|total"])
+            }
+            #expect(rows.map(\.spent) == [1_000_000_000, 1_000_000_000])
+
+            let replica = try await Serve.start(config: sharedConfig, directory: directory, name: "replica")
+            try await waitUntil(.seconds(10), "the replica on PostgreSQL showed the imported state") {
+                let state = try await Self.state(http, replica)
+                return Self.globalSpend(state) == 1.0 && Self.memberState(state, model: "vendor.spare") == "standby"
+            }
+            await replica.stop()
+            try await http.shutdown()
+            try await upstream.shutdown()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        @Test("Without the database /ready says degraded (503 as configured) and the metrics count the outage; it recovers")
+        func readinessAndMetrics() async throws {
+            try await OwnPostgres.with { server, settings in
+                let upstream = try await FakeUpstream.start()
+                upstream.setDefault(.openAIChatCompletion(usage: Usage(promptTokens: 10, completionTokens: 5)))
+                let url = "postgres://\(settings.user)@\(settings.host):\(settings.port)/postgres"
+                let (directory, config) = try Self.deployment(
+                    upstream: upstream, settings: settings, dailyLimit: nil,
+                    storage: "{connector: modelmesh.postgres.v1, url: \"\(url)\", schema: \(settings.schema), poll_interval: 200ms, unavailable_ready_status: 503}")
+                let replica = try await Serve.start(config: config, directory: directory, name: "replica")
+                let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+                try await waitUntil(.seconds(10), "the replica reached the store") {
+                    try await Self.get(http, replica.baseURL + "/ready").status == 200
+                }
+                #expect(try await Self.get(http, replica.baseURL + "/metrics").body.contains("modelmesh_storage_available 1"))
+
+                try await server.stop()
+                try await waitUntil(.seconds(10), "/ready reported the store gone") {
+                    try await Self.get(http, replica.baseURL + "/ready").status == 503
+                }
+                let ready = try await Self.get(http, replica.baseURL + "/ready").body
+                #expect(ready.contains(#""status":"degraded""#), "\(ready)")
+                // No limits: requests are served from the last known state.
+                #expect(try await Self.chat(http, replica, maxTokens: 5).status == 200)
+                let metrics = try await Self.get(http, replica.baseURL + "/metrics").body
+                #expect(metrics.contains("modelmesh_storage_available 0"), "\(metrics)")
+                #expect(metrics.contains("modelmesh_storage_outages 1"), "\(metrics)")
+
+                try await server.restart()
+                try await waitUntil(.seconds(20), "/ready recovered") {
+                    try await Self.get(http, replica.baseURL + "/ready").status == 200
+                }
+                #expect(try await Self.get(http, replica.baseURL + "/metrics").body.contains("modelmesh_storage_available 1"))
+                await replica.stop()
+                #expect(replica.process.output.components(separatedBy: "The shared store is unreachable").count == 2)
+                try await http.shutdown()
+                try await upstream.shutdown()
+                try? FileManager.default.removeItem(atPath: directory)
+            }
         }
     }
 }
