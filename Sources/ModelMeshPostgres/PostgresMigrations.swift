@@ -7,7 +7,7 @@
 /// (`finished`): replaying a settlement, or a reservation arriving after its release, does
 /// nothing.
 enum PostgresMigrations {
-    static let all: [[String]] = [version1]
+    static let all: [[String]] = [version1, version2]
 
     static let version1: [String] = [
         """
@@ -161,6 +161,39 @@ enum PostgresMigrations {
             DELETE FROM finished WHERE finished_at < now() - interval '3 days';
             DELETE FROM probe_claims WHERE expires_at < now() - interval '1 hour';
             RETURN n;
+        END
+        $$
+        """,
+    ]
+
+    /// The counters behind request, token and cost limits, one row per model and day.
+    static let version2: [String] = [
+        """
+        CREATE TABLE usage (
+            key text PRIMARY KEY,
+            requests bigint NOT NULL DEFAULT 0,
+            tokens bigint NOT NULL DEFAULT 0,
+            cost bigint NOT NULL DEFAULT 0,
+            updated_at timestamptz NOT NULL DEFAULT now()
+        )
+        """,
+        // Adds the deltas (rows locked in key order) and returns each total as this addition
+        // left it, then the other rows of the day.
+        """
+        CREATE FUNCTION mm_usage(p_keys text[], p_requests bigint[], p_tokens bigint[], p_cost bigint[], p_suffix text)
+        RETURNS TABLE (key text, requests bigint, tokens bigint, cost bigint, own boolean)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            RETURN QUERY
+            INSERT INTO usage AS u (key, requests, tokens, cost)
+                SELECT d.k, d.r, d.t, d.c FROM unnest(p_keys, p_requests, p_tokens, p_cost) AS d(k, r, t, c) ORDER BY d.k
+            ON CONFLICT ON CONSTRAINT usage_pkey DO UPDATE SET
+                requests = u.requests + excluded.requests, tokens = u.tokens + excluded.tokens,
+                cost = u.cost + excluded.cost, updated_at = now()
+            RETURNING u.key, u.requests, u.tokens, u.cost, true;
+            RETURN QUERY
+            SELECT u.key, u.requests, u.tokens, u.cost, false FROM usage u
+            WHERE right(u.key, length(p_suffix)) = p_suffix AND NOT (u.key = ANY (p_keys));
         END
         $$
         """,

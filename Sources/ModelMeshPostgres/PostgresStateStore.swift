@@ -263,6 +263,23 @@ public final class PostgresStateStore: SharedStateStore {
         }
     }
 
+    // MARK: Usage
+
+    public func addUsage(_ deltas: [SharedUsageRow], day: String) async throws -> [SharedUsageRow] {
+        try await bounded { [self] in
+            let rows = try await client.query(
+                """
+                SELECT key, requests, tokens, cost, own FROM mm_usage(\(deltas.map(\.key)), \(deltas.map(\.requests)), \
+                \(deltas.map(\.tokens)), \(deltas.map(\.cost)), \("|d:" + day))
+                """, logger: logger)
+            var result: [SharedUsageRow] = []
+            for try await (key, requests, tokens, cost, own) in rows.decode((String, Int64, Int64, Int64, Bool).self) {
+                result.append(SharedUsageRow(key: key, requests: requests, tokens: tokens, cost: cost, isOwn: own))
+            }
+            return result
+        }
+    }
+
     public func claimProbe(_ key: String, for duration: Duration) async throws -> Bool {
         try await bounded { [self] in
             let rows = try await client.query(

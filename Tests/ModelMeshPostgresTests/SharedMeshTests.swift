@@ -15,7 +15,7 @@ extension PostgresTests {
             let events: RecordingConnector
             let run: Task<Void, Never>
 
-            init(storage: StorageConfiguration, budget: BudgetLimits? = nil) throws {
+            init(storage: StorageConfiguration, budget: BudgetLimits? = nil, requestLimit: Int? = nil) throws {
                 var config = MeshConfiguration()
                 var registry = ProviderRegistry()
                 for id in ["vendor.alpha", "vendor.beta"] {
@@ -29,6 +29,7 @@ extension PostgresTests {
                 }
                 var chat = PoolConfiguration(id: "chat", capability: "chat-completion")
                 chat.retry.maxAttempts = 1
+                chat.deactivation.requestLimit = requestLimit
                 config.pools = [chat]
                 config.observability.connectors = []
                 config.storage = storage
@@ -47,8 +48,10 @@ extension PostgresTests {
                 }
             }
 
-            func state(of model: String) -> ModelState? {
-                mesh.describe().pools.first?.members.first { $0.modelID == model }?.state
+            func state(of model: String) -> ModelState? { member(model)?.state }
+
+            func member(_ model: String) -> ModelStatus? {
+                mesh.describe().pools.first?.members.first { $0.modelID == model }
             }
 
             func chat() async throws -> ChatCompletion {
@@ -97,6 +100,34 @@ extension PostgresTests {
             #expect(b.events.events.contains { $0.eventType == .modelActivated })
             // Every replica's state shows what the other did.
             #expect(b.mesh.describe().storage?.state == "available")
+            await a.stop()
+            await b.stop()
+        }
+
+        @Test("A request limit counts every replica's requests; the replica that reached it reports it, once")
+        func sharedRequestLimit() async throws {
+            let storage = TestPostgres.storage(try TestPostgres.settings())
+            let a = try Replica(storage: storage, requestLimit: 5)
+            let b = try Replica(storage: storage, requestLimit: 5)
+            try await a.connected()
+            try await b.connected()
+            for _ in 0..<3 { #expect(try await a.chat().model == "alpha") }
+            try await waitUntil(.seconds(5), "replica B counted A's requests") {
+                b.member("vendor.alpha")?.requestsToday == 3
+            }
+            // Two more on B: five in the mesh, the limit. Alone, each replica would allow five.
+            for _ in 0..<2 { #expect(try await b.chat().model == "alpha") }
+            try await waitUntil(.seconds(5), "both replicas took vendor.alpha out") {
+                a.state(of: "vendor.alpha") == .standby && b.state(of: "vendor.alpha") == .standby
+            }
+            #expect(a.member("vendor.alpha")?.reason == "request_limit")
+            #expect(a.member("vendor.alpha")?.requestsToday == 5)
+            #expect(try await a.chat().model == "beta")
+            let events = (a.events.events + b.events.events).filter {
+                $0.eventType == .modelDeactivated && $0.modelID == "vendor.alpha"
+            }
+            #expect(events.count == 1)
+            #expect(b.events.events.contains { $0.eventType == .modelDeactivated && $0.modelID == "vendor.alpha" })
             await a.stop()
             await b.stop()
         }

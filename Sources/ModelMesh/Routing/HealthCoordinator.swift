@@ -53,8 +53,10 @@ final class HealthCoordinator: Sendable {
         let model = handle.model
         let now = clock.now()
         let cost = usage.flatMap { u in model.pricing?.cost(of: u) } ?? 0
+        // With several replicas, usage limits are checked against the mesh's counters (SharedState).
         let transitions = pool.recordSuccess(
-            model.id, latency: latency, tokens: usage?.totalTokens ?? 0, cost: cost, rateLimit: rateLimit, now: now)
+            model.id, latency: latency, tokens: usage?.totalTokens ?? 0, cost: cost, rateLimit: rateLimit,
+            checkLimits: shared == nil, now: now)
         for t in transitions { publish(t, model: model.id, provider: model.provider, pool: pool) }
         // Usage counters behind request, token and budget limits moved.
         stateChanged.signal()
@@ -219,6 +221,61 @@ final class HealthCoordinator: Sendable {
     }
 
     private func poolAndModel(_ key: String) -> (CapabilityPool, String)? { Self.poolAndModel(key, topology) }
+
+    // MARK: Shared usage counters
+
+    /// `usage:chat/openai.gpt-4o|d:2026-12-03`
+    static func usageKey(pool: String, model: String, day: String) -> String { "usage:\(pool)/\(model)|d:\(day)" }
+
+    /// The usage counted here since the last call, per model and day (handed over).
+    func takeUnsyncedUsage() -> [SharedUsageRow] {
+        topology.allPools.flatMap { pool in
+            pool.takeUnsyncedUsage().map { item in
+                SharedUsageRow(
+                    key: Self.usageKey(pool: pool.id, model: item.modelID, day: item.windowKey),
+                    requests: Int64(item.delta.requests), tokens: Int64(item.delta.tokens),
+                    cost: NanoDollars.from(item.delta.cost))
+            }
+        }
+    }
+
+    /// Gives back usage that could not be shared.
+    func restoreUnsyncedUsage(_ rows: [SharedUsageRow]) {
+        for row in rows {
+            guard let (pool, model, day) = usageTarget(row.key) else { continue }
+            pool.restoreUnsyncedUsage(model, Self.delta(row), windowKey: day)
+        }
+    }
+
+    /// Applies the mesh's usage totals. A model whose totals reached a usage limit goes out
+    /// on every replica; the replica whose own addition took it there reports it.
+    func absorbSharedUsage(_ totals: [SharedUsageRow], added: [SharedUsageRow]) {
+        let own = Dictionary(added.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        let now = clock.now()
+        for row in totals {
+            guard let (pool, model, day) = usageTarget(row.key) else { continue }
+            let delta = row.isOwn ? own[row.key].map(Self.delta) : nil
+            guard let (transition, announce) = pool.absorbSharedUsage(
+                model, windowKey: day, total: Self.delta(row), crossedBy: delta, now: now)
+            else { continue }
+            if announce, let provider = pool.models.first(where: { $0.id == model })?.provider {
+                publish(transition, model: model, provider: provider, pool: pool)
+            }
+        }
+        stateChanged.signal()
+    }
+
+    private static func delta(_ row: SharedUsageRow) -> ModelHealth.UsageDelta {
+        ModelHealth.UsageDelta(requests: Int(row.requests), tokens: Int(row.tokens), cost: NanoDollars.usd(row.cost))
+    }
+
+    private func usageTarget(_ key: String) -> (CapabilityPool, String, String)? {
+        guard key.hasPrefix("usage:"), let bar = key.range(of: "|d:", options: .backwards) else { return nil }
+        let day = String(key[bar.upperBound...])
+        guard let (pool, model) = poolAndModel("model:" + key[key.index(key.startIndex, offsetBy: 6)..<bar.lowerBound])
+        else { return nil }
+        return (pool, model, day)
+    }
 
     private static func poolAndModel(_ key: String, _ topology: MeshTopology) -> (CapabilityPool, String)? {
         guard key.hasPrefix("model:") else { return nil }

@@ -319,6 +319,21 @@ final class SharedState: Sendable {
         }
     }
 
+    /// Adds the usage counted here to the mesh's counters and takes the totals back, so the
+    /// limits behind them (`request_limit`, `token_limit`, `budget_limit` of a pool's
+    /// deactivation policy) count every replica's requests.
+    private func syncUsage(health: HealthCoordinator) async throws {
+        let added = health.takeUnsyncedUsage()
+        let totals: [SharedUsageRow]
+        do {
+            totals = try await store.addUsage(added, day: BudgetLedger.periodKeys(clock.now()).0)
+        } catch {
+            health.restoreUnsyncedUsage(added)
+            throw error
+        }
+        health.absorbSharedUsage(totals, added: added)
+    }
+
     /// Migrates and registers this replica once; callers arriving meanwhile wait for the same
     /// attempt. After a failure, the next call tries again.
     func prepare() async {
@@ -370,6 +385,7 @@ final class SharedState: Sendable {
                 if isNew, !dirty.withLock({ $0.contains(record.key) }) { health.adoptShared(record) }
             }
             if ledger.hasLimits { ledger.absorb(try await store.budgetRows(keys: ledger.currentSharedKeys(now: clock.now()))) }
+            try await syncUsage(health: health)
             markAvailable()
         } catch {
             if !Task.isCancelled { markUnavailable(error) }

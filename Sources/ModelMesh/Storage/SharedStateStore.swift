@@ -42,6 +42,11 @@ public protocol SharedStateStore: Sendable {
     /// Every stored model and provider state.
     func healthRecords() async throws -> [SharedHealthRecord]
 
+    /// Adds this replica's usage to the shared counters and returns the day's counters of
+    /// every model: those it added to as they stood right after its addition (`isOwn`), so
+    /// exactly one replica sees its own addition reach a limit.
+    func addUsage(_ deltas: [SharedUsageRow], day: String) async throws -> [SharedUsageRow]
+
     /// Claims the half-open probe `key` for `duration`; false while another replica holds it
     /// (the holder may claim it again).
     func claimProbe(_ key: String, for duration: Duration) async throws -> Bool
@@ -81,6 +86,27 @@ public enum SharedReservationResult: Sendable, Hashable {
     case reserved([SharedBudgetRow])
     /// Refused: `row` is the key whose limit the amount would break, as it stood.
     case refused(SharedBudgetRow)
+}
+
+/// A model's usage in one UTC day (`usage:chat/openai.gpt-4o|d:2026-12-03`): a delta to add,
+/// or the mesh's total.
+public struct SharedUsageRow: Sendable, Hashable {
+    public var key: String
+    public var requests: Int64
+    public var tokens: Int64
+    /// Nano-dollars.
+    public var cost: Int64
+    /// In an answer of ``SharedStateStore/addUsage(_:day:)``: the total right after this
+    /// replica's own addition.
+    public var isOwn: Bool
+
+    public init(key: String, requests: Int64, tokens: Int64, cost: Int64, isOwn: Bool = false) {
+        self.key = key
+        self.requests = requests
+        self.tokens = tokens
+        self.cost = cost
+        self.isOwn = isOwn
+    }
 }
 
 /// One ledger row: a scope in a period (`global|d:2026-12-03`, `global|m:2026-12`,
