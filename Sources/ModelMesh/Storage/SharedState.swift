@@ -28,7 +28,15 @@ final class SharedState: Sendable {
         /// Why it is unreachable (no secrets: the error's kind and the server's message).
         var lastError: String?
         var since: Date?
+        /// When it last came back: a failure soon after (connections the server cut while it
+        /// was away failing one by one) continues that outage rather than starting one.
+        var recoveredAt: Date?
+        /// The current unavailability continues an outage already logged and counted.
+        var continuation = false
     }
+
+    /// How long after a recovery a failure still belongs to the same outage.
+    static let settleTime: TimeInterval = 5
 
     enum Pending: Sendable {
         case settle(id: String, keys: [String], actual: Int64)
@@ -70,33 +78,42 @@ final class SharedState: Sendable {
     // MARK: Availability
 
     func markAvailable() {
-        let back = availability.withLock { a -> Bool in
+        let now = clock.now()
+        let (back, announce) = availability.withLock { a -> (Bool, Bool) in
             defer {
                 a.available = true
                 a.lastError = nil
                 a.since = nil
+                a.continuation = false
             }
-            return a.available == false
+            guard a.available == false else { return (false, false) }
+            a.recoveredAt = now
+            return (true, !a.continuation)
         }
-        if back {
+        guard back else { return }
+        if announce {
             logger.notice("The shared store is reachable again; reconciling", metadata: ["replica": "\(store.replicaID)"])
-            syncContinuation.yield()
-            outboxContinuation.yield()
         }
+        syncContinuation.yield()
+        outboxContinuation.yield()
     }
 
     func markUnavailable(_ error: any Error) {
         let reason = Self.describe(error)
         let now = clock.now()
         let lost = availability.withLock { a -> Bool in
-            let lost = a.available != false
-            if lost {
-                a.outages += 1
-                a.since = now
+            defer {
+                a.available = false
+                a.lastError = reason
             }
-            a.available = false
-            a.lastError = reason
-            return lost
+            guard a.available != false else { return false }
+            if let back = a.recoveredAt, now.timeIntervalSince(back) < Self.settleTime {
+                a.continuation = true
+                return false
+            }
+            a.outages += 1
+            a.since = now
+            return true
         }
         if lost {
             logger.error(
