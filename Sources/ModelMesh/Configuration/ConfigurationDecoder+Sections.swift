@@ -297,23 +297,17 @@ extension ConfigurationDecoder {
         if let field = map["on_unavailable"] {
             result.onUnavailable = choice(field, StorageUnavailablePolicy.self) ?? result.onUnavailable
         }
-        if let field = map["lease"], let lease = duration(field) {
-            if lease >= .seconds(1) {
-                result.lease = lease
-            } else {
-                report(
-                    .invalidValue, at: field.path, "lease must be at least 1s",
-                    hint: "Use a few seconds or more: replicas renew it every third of it", mark: field.node.mark)
-            }
+        if let lease = duration(
+            map["lease"], atLeast: .seconds(1), minimumText: "1s",
+            hint: "Use a few seconds or more: replicas renew it every third of it")
+        {
+            result.lease = lease
         }
-        if let field = map["poll_interval"], let interval = duration(field) {
-            if interval >= .milliseconds(50) {
-                result.pollInterval = interval
-            } else {
-                report(
-                    .invalidValue, at: field.path, "poll_interval must be at least 50ms",
-                    hint: "Notifications arrive at once; the poll is a fallback, 1s by default", mark: field.node.mark)
-            }
+        if let interval = duration(
+            map["poll_interval"], atLeast: .milliseconds(50), minimumText: "50ms",
+            hint: "Notifications arrive at once; the poll is a fallback, 1s by default")
+        {
+            result.pollInterval = interval
         }
         if let field = map["unavailable_ready_status"], let status = int(field) {
             if status == 200 || status == 503 {
