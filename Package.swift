@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The engine: capability pools, routing, failover, events, configuration, budgets.
@@ -78,6 +79,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Shared state for several replicas on PostgreSQL (`modelmesh.postgres.v1`): health,
+        // cooldowns, probe claims and the budget ledger.
+        .target(
+            name: "ModelMeshPostgres",
+            dependencies: [
+                "ModelMesh",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The command-line program: serve, validate, explain, describe.
         .executableTarget(
             name: "modelmesh",
@@ -85,6 +96,7 @@ let package = Package(
                 "ModelMesh",
                 "ModelMeshProviders",
                 "ModelMeshServer",
+                "ModelMeshPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -119,6 +131,14 @@ let package = Package(
                 "ModelMeshProviders", "ModelMeshTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "ModelMeshPostgresTests",
+            dependencies: [
+                "ModelMeshPostgres", "ModelMeshTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(

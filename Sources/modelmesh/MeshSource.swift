@@ -28,6 +28,8 @@ struct MeshSource: Sendable {
     var offline: MeshConfiguration {
         var copy = configuration
         copy.observability.connectors = []
+        // Explaining a decision reads no shared state and writes none.
+        copy.storage = StorageConfiguration()
         return copy
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ModelMesh
 import ModelMeshServer
+import ModelMeshPostgres
 import ModelMeshProviders
 
 /// `modelmesh serve`: the OpenAI-compatible proxy.
@@ -84,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         let metrics = PrometheusConnector()
         let mesh = try Mesh(
-            configuration: configuration, providers: .builtIn,
+            configuration: configuration, providers: .withSharedStorage,
             observability: .standard(metrics: metrics))
         let proxy = configuration.proxy
         var options = ProxyServer.Options()
@@ -125,6 +126,15 @@ struct ServeCommand: AsyncParsableCommand {
             "         -d '{\"model\": \"chat-completion\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}'",
         ]
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}
+
+extension ProviderRegistry {
+    /// Every built-in vendor, and the PostgreSQL store for `modelmesh.postgres.v1`.
+    static var withSharedStorage: ProviderRegistry {
+        var registry = ProviderRegistry.builtIn
+        registry.sharedStateStore = PostgresStateStore.factory
+        return registry
     }
 }
 

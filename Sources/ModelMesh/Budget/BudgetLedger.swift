@@ -58,6 +58,11 @@ public final class BudgetLedger: Sendable {
         public let amount: Double
         let dayKey: String
         let monthKey: String
+        /// The reservation's id in the shared store; nil when only this ledger knows it.
+        var sharedID: String? = nil
+        /// Held in this ledger (not the shared store's), though its spend goes to the shared
+        /// store: reserved while the store was unreachable under `on_unavailable: fail_open`.
+        var isLocal = true
     }
 
     /// A scope whose settled spend in one period reached its alert threshold.
@@ -180,6 +185,13 @@ public final class BudgetLedger: Sendable {
     ///   They also go to the ledger's alert handler.
     @discardableResult
     public func settle(_ reservation: Reservation, actual: Double?, now: Date = Date()) -> [Alert] {
+        settle(reservation, actual: actual, now: now, raiseAlerts: true)
+    }
+
+    /// ``settle(_:actual:now:)``; with `raiseAlerts: false` (a mirror of the shared ledger,
+    /// whose alerts are raised once for the mesh) no alert is returned or handed on.
+    @discardableResult
+    func settle(_ reservation: Reservation, actual: Double?, now: Date, raiseAlerts: Bool) -> [Alert] {
         guard !reservation.scopes.isEmpty else { return [] }
         let cost = actual ?? reservation.amount
         let alerts = state.withLock { map -> [Alert] in
@@ -216,10 +228,41 @@ public final class BudgetLedger: Sendable {
             }
             return alerts
         }
+        guard raiseAlerts else { return [] }
         if let onAlert {
             for alert in alerts { onAlert(alert) }
         }
         return alerts
+    }
+
+    /// Hands an alert to the alert handler (the shared ledger raised it for the mesh).
+    func raise(_ alert: Alert) { onAlert?(alert) }
+
+    /// The limits of one scope.
+    func limits(of scope: ScopeKey) -> BudgetLimits? { limits[scope] }
+
+    /// The scopes with limits.
+    var limitScopes: [ScopeKey] { limits.keys.sorted() }
+
+    /// Sets periods and totals to the shared store's figures (never moving a period back).
+    func absorbRows(_ rows: [(row: SharedBudgetRow, scope: ScopeKey, period: String)]) {
+        state.withLock { map in
+            for (row, scope, period) in rows {
+                var s = map[scope, default: ScopeState()]
+                let spent = NanoDollars.usd(row.spent)
+                let reserved = NanoDollars.usd(row.reserved)
+                if period == "total" {
+                    s.total = spent
+                } else if period.hasPrefix("d:") || period.hasPrefix("m:") {
+                    let key = String(period.dropFirst(2))
+                    let current = period.hasPrefix("d:") ? s.day : s.month
+                    guard key >= current.key else { continue }
+                    let updated = Period(key: key, spent: spent, reserved: reserved, alerted: row.alerted ? true : nil)
+                    if period.hasPrefix("d:") { s.day = updated } else { s.month = updated }
+                }
+                map[scope] = s
+            }
+        }
     }
 
     /// Gives a reservation back (the call failed, nothing was billed).

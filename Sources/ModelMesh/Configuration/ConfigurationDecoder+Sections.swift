@@ -172,22 +172,25 @@ extension ConfigurationDecoder {
 
     static let storageKeys = [
         "connector", "config", "persistence", "local-file", "path", "file_path", "sync_policy", "sync_interval",
+    ] + postgresKeys
+    /// Keys only `modelmesh.postgres.v1` reads.
+    static let postgresKeys = [
+        "url", "host", "port", "user", "password", "database", "tls", "schema", "pool_size", "on_unavailable",
+        "lease", "poll_interval", "unavailable_ready_status",
     ]
     /// Documented storage keys that are not implemented, with what to do instead.
     static let unsupportedStorageKeys = [
-        "on_unavailable": "Shared (PostgreSQL) storage is not available yet; local storage never blocks routing",
         "format": "State is stored as JSON; remove the key",
         "compression": "State files are not compressed; remove the key",
         "encryption": "State files are not encrypted; remove the key",
-        "locking": "Storage is for one process; remove the key",
+        "locking": "Replicas coordinate through modelmesh.postgres.v1; remove the key",
         "backup": "No backup copy is written; remove the key",
         "instance": "Pass a StateStorage in Swift: Mesh(configuration:storage:)",
         "table": "SQLite storage is not available; use modelmesh.local-file.v1",
         "bucket": "Object-store storage is not available; use modelmesh.local-file.v1",
         "key": "Object-store storage is not available; use modelmesh.local-file.v1",
         "region": "Object-store storage is not available; use modelmesh.local-file.v1",
-        "url": "Redis and PostgreSQL storage are not available; use modelmesh.local-file.v1",
-        "redis": "Redis storage is not available; use modelmesh.local-file.v1",
+        "redis": "Redis storage is not available; use modelmesh.postgres.v1 for several replicas",
     ]
 
     mutating func decodeStorage(_ entry: Entry?) -> StorageConfiguration {
@@ -228,6 +231,15 @@ extension ConfigurationDecoder {
                 reportIneffective(field, of: result.connector, hint: "Only modelmesh.local-file.v1 writes a file")
             }
         }
+        if result.connector == "modelmesh.postgres.v1" {
+            decodePostgres(map, into: &result)
+        } else {
+            for key in Self.postgresKeys {
+                if let field = map[key] {
+                    reportIneffective(field, of: result.connector, hint: "Only modelmesh.postgres.v1 reads it")
+                }
+            }
+        }
         if let field = map["sync_policy"] {
             result.syncPolicy = choice(field, SyncPolicy.self) ?? result.syncPolicy
             if isFile, result.syncPolicy == .inMemory, map["connector"] != nil {
@@ -249,6 +261,70 @@ extension ConfigurationDecoder {
             }
         }
         return result
+    }
+
+    /// The connection and the availability policy of the shared PostgreSQL store. State is
+    /// written as it changes, so `sync_policy` is `immediate`.
+    mutating func decodePostgres(_ map: YAMLMapping, into result: inout StorageConfiguration) {
+        var settings = PostgresStorageSettings()
+        if let field = map["url"], let text = string(field) {
+            if let parsed = PostgresStorageSettings.parse(url: text) {
+                settings = parsed
+            } else {
+                report(
+                    .invalidValue, at: field.path, "storage.url is not a PostgreSQL URL",
+                    hint: "Write postgres://USER:PASSWORD@HOST:PORT/DATABASE (the password may be ${secrets:NAME})",
+                    mark: field.node.mark)
+            }
+        }
+        if let field = map["host"], let host = string(field) { settings.host = host }
+        if let field = map["port"], let port = int(field, min: 1, max: 65535) { settings.port = port }
+        if let field = map["user"], let user = string(field) { settings.user = user }
+        if let field = map["password"], let password = string(field) { settings.password = password }
+        if let field = map["database"], let database = string(field) { settings.database = database }
+        if let field = map["tls"] { settings.tls = choice(field, PostgresStorageSettings.TLSMode.self) ?? settings.tls }
+        if let field = map["schema"], let schema = string(field) {
+            if schema.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil {
+                settings.schema = schema
+            } else {
+                report(
+                    .invalidValue, at: field.path, "Schema name '\(schema)' is not a plain PostgreSQL identifier",
+                    hint: "Use lowercase letters, digits and underscores, starting with a letter", mark: field.node.mark)
+            }
+        }
+        if let field = map["pool_size"], let size = int(field, min: 2, max: 200) { settings.poolSize = size }
+        result.postgres = settings
+        if let field = map["on_unavailable"] {
+            result.onUnavailable = choice(field, StorageUnavailablePolicy.self) ?? result.onUnavailable
+        }
+        if let lease = duration(
+            map["lease"], atLeast: .seconds(1), minimumText: "1s",
+            hint: "Use a few seconds or more: replicas renew it every third of it")
+        {
+            result.lease = lease
+        }
+        if let interval = duration(
+            map["poll_interval"], atLeast: .milliseconds(50), minimumText: "50ms",
+            hint: "Notifications arrive at once; the poll is a fallback, 1s by default")
+        {
+            result.pollInterval = interval
+        }
+        if let field = map["unavailable_ready_status"], let status = int(field) {
+            if status == 200 || status == 503 {
+                result.unavailableReadyStatus = status
+            } else {
+                report(
+                    .invalidValue, at: field.path, "unavailable_ready_status must be 200 or 503",
+                    hint: "200 keeps the replica in the load balancer with a degraded body; 503 takes it out",
+                    mark: field.node.mark)
+            }
+        }
+        if let field = map["sync_policy"], let policy = choice(field, SyncPolicy.self), policy != .immediate {
+            report(
+                .notSupported, at: field.path, "modelmesh.postgres.v1 writes every change as it happens",
+                hint: "Remove sync_policy (or write `immediate`)", mark: field.node.mark)
+        }
+        result.syncPolicy = .immediate
     }
 
     // MARK: Discovery

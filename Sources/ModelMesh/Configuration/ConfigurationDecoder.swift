@@ -289,6 +289,18 @@ struct ConfigurationDecoder {
         return duration
     }
 
+    /// A duration of at least `minimum`; a shorter one is reported with `hint`.
+    mutating func duration(_ entry: Entry?, atLeast minimum: Duration, minimumText: String, hint: String) -> Duration? {
+        guard let entry, let value = duration(entry) else { return nil }
+        guard value >= minimum else {
+            report(
+                .invalidValue, at: entry.path, "\(entry.path.split(separator: ".").last ?? "") must be at least \(minimumText)",
+                hint: hint, mark: entry.node.mark)
+            return nil
+        }
+        return value
+    }
+
     mutating func reportInvalidDuration(_ raw: String, at entry: Entry) {
         report(
             .invalidDuration, at: entry.path,

@@ -48,5 +48,7 @@ public enum ConnectorID {
     ]
 
     /// Storage connector IDs built in.
-    public static let storageConnectors: Set<String> = ["modelmesh.memory.v1", "modelmesh.local-file.v1"]
+    public static let storageConnectors: Set<String> = [
+        "modelmesh.memory.v1", "modelmesh.local-file.v1", "modelmesh.postgres.v1",
+    ]
 }

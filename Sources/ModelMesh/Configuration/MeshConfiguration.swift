@@ -451,6 +451,21 @@ public struct StorageConfiguration: Sendable {
     public var syncInterval: Duration = .seconds(300)
     /// Whether the configuration file had a `storage:` section.
     public var isConfigured = false
+    /// The PostgreSQL connection of `modelmesh.postgres.v1` (nil for the other connectors).
+    public var postgres: PostgresStorageSettings?
+    /// What a request whose budget scopes have limits meets while the shared store is
+    /// unreachable (`on_unavailable`).
+    public var onUnavailable: StorageUnavailablePolicy = .failClosed
+    /// How long the reservations of a replica that stopped reporting stay held (`lease`).
+    public var lease: Duration = .seconds(30)
+    /// How often a replica reads the shared state even without a notification (`poll_interval`).
+    public var pollInterval: Duration = .seconds(1)
+    /// The status of `GET /ready` while the shared store is unreachable
+    /// (`unavailable_ready_status`): 200 with a degraded body, or 503.
+    public var unavailableReadyStatus = 200
+
+    /// Whether state is shared with other replicas through a database.
+    public var isShared: Bool { postgres != nil }
 
     public init() {}
 
@@ -461,6 +476,57 @@ public struct StorageConfiguration: Sendable {
         storage.connector = "modelmesh.local-file.v1"
         storage.syncPolicy = .immediate
         return storage
+    }
+}
+
+/// What budgeted requests meet while the shared store is unreachable.
+public enum StorageUnavailablePolicy: String, Sendable, CaseIterable {
+    /// Refused before any upstream call (`storage_unavailable`, 503).
+    case failClosed = "fail_closed"
+    /// Served against this replica's last known spend; the spend is written to the store
+    /// when it returns.
+    case failOpen = "fail_open"
+}
+
+/// The connection of the PostgreSQL store: a `url`, or host, port, user, password and
+/// database (each may come from the secret store, `${secrets:NAME}`).
+public struct PostgresStorageSettings: Sendable, Hashable {
+    public var host = "127.0.0.1"
+    public var port = 5432
+    public var user = "postgres"
+    public var password: String?
+    public var database: String?
+    /// `disable`, `prefer` or `require`.
+    public var tls: TLSMode = .disable
+    /// The schema holding the mesh's tables (one per mesh; default `modelmesh`).
+    public var schema = "modelmesh"
+    /// Connections per replica.
+    public var poolSize = 8
+
+    public enum TLSMode: String, Sendable, CaseIterable {
+        case disable, prefer, require
+    }
+
+    public init() {}
+
+    /// Reads `postgres://user:password@host:port/database?sslmode=...`.
+    public static func parse(url text: String) -> PostgresStorageSettings? {
+        guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""),
+            let host = url.host, !host.isEmpty
+        else { return nil }
+        var settings = PostgresStorageSettings()
+        settings.host = host
+        if let port = url.port { settings.port = port }
+        if let user = url.user, !user.isEmpty { settings.user = user.removingPercentEncoding ?? user }
+        settings.password = url.password.map { $0.removingPercentEncoding ?? $0 }
+        let database = String(url.path.drop { $0 == "/" })
+        if !database.isEmpty { settings.database = database }
+        switch url.queryItems?.first(where: { $0.name == "sslmode" })?.value {
+        case "require", "verify-ca", "verify-full": settings.tls = .require
+        case "prefer", "allow": settings.tls = .prefer
+        default: break
+        }
+        return settings
     }
 }
 

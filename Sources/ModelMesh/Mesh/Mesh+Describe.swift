@@ -6,6 +6,28 @@ public struct MeshDescription: Sendable, Codable {
     public var pools: [PoolDescription]
     public var providers: [ProviderStatus]
     public var budgets: [BudgetStatus]
+    /// The store shared with other replicas; absent for one process.
+    public var storage: StorageDescription?
+}
+
+/// The shared store as `/v1/mesh/state` shows it.
+public struct StorageDescription: Sendable, Codable {
+    public var connector: String
+    public var replica: String
+    /// `available` or `unavailable` (also before the first contact).
+    public var state: String
+    public var outages: Int
+    public var unavailableSince: Date?
+    public var error: String?
+    public var pendingWrites: Int
+    public var onUnavailable: String
+
+    enum CodingKeys: String, CodingKey {
+        case connector, replica, state, outages, error
+        case unavailableSince = "unavailable_since"
+        case pendingWrites = "pending_writes"
+        case onUnavailable = "on_unavailable"
+    }
 }
 
 /// One pool and its members.
@@ -156,7 +178,13 @@ extension Mesh {
                 dailyLimit: spend.limits?.daily, monthlyLimit: spend.limits?.monthly,
                 perRequestLimit: spend.limits?.perRequest, reserved: spend.reserved)
         }
-        return MeshDescription(pools: pools, providers: providers, budgets: budgets)
+        let storage = sharedStorage.map { s in
+            StorageDescription(
+                connector: s.connector, replica: s.replicaID, state: s.available ? "available" : "unavailable",
+                outages: s.outages, unavailableSince: s.unavailableSince, error: s.error, pendingWrites: s.pendingWrites,
+                onUnavailable: s.onUnavailable.rawValue)
+        }
+        return MeshDescription(pools: pools, providers: providers, budgets: budgets, storage: storage)
     }
 
     /// The dry run of `request`: the pool, the models filtered out and why, and the

@@ -35,6 +35,9 @@ extension Mesh {
                 await self.repeating(every: CredentialProbeSchedule.tick) { await self.probeCredentials() }
             }
             group.addTask { await self.runStatePersistence() }
+            if let shared = health.shared {
+                group.addTask { await shared.run(health: self.health) }
+            }
             let intervals = topology.pools.compactMap(\.configuration.recovery.probeInterval)
             if let interval = intervals.min() {
                 group.addTask {
@@ -93,8 +96,9 @@ extension Mesh {
         let started = clock.now()
         // A probe is a real call: it is paid for like traffic, and not sent over budget.
         let estimate = RequestProfile(chat: probe, streaming: false, sessionKey: nil).estimatedCost(on: model)
-        let scopes = budget.hasLimits ? BudgetLedger.scopes(model: model.id, provider: model.provider, pool: pool.id) : []
-        guard case .success(let reservation) = budget.reserve(scopes: scopes, estimate: estimate, now: started) else {
+        guard await router.claimSharedProbe(model, pool: pool),
+            case .success(let reservation) = await router.reserve(model, pool: pool, estimate: estimate)
+        else {
             health.abandoned(model, pool: pool)
             return
         }
@@ -107,7 +111,7 @@ extension Mesh {
                 handle, pool: pool, latency: clock.now().timeIntervalSince(started), usage: usage,
                 rateLimit: result.rateLimit, context: SelectionContext(poolID: pool.id, now: clock.now()))
         } catch {
-            budget.release(reservation)
+            router.release(reservation)
             health.failed(model, pool: pool, error: ProviderError.classify(error))
         }
     }

@@ -83,7 +83,115 @@ extension Mesh {
         guard configuration.syncPolicy != .inMemory else { return nil }
         switch ConnectorID.normalize(configuration.connector) {
         case "modelmesh.local-file.v1": return LocalFileStateStorage(path: configuration.path ?? ".modelmesh")
+        // State lives in the shared store.
+        case "modelmesh.postgres.v1": return nil
         default: return InMemoryStateStorage()
         }
+    }
+
+    /// The shared store the configuration names, built by the registry's factory.
+    static func makeSharedStore(_ configuration: StorageConfiguration, providers: ProviderRegistry) throws
+        -> (any SharedStateStore)?
+    {
+        guard configuration.isShared else { return nil }
+        guard let factory = providers.sharedStateStore else {
+            throw ModelMeshError(
+                .invalidRequest, "storage.connector modelmesh.postgres.v1 is not available in this build",
+                hint: "Link ModelMeshPostgres and set registry.sharedStateStore = PostgresStateStore.factory "
+                    + "(the modelmesh program does)")
+        }
+        return try factory(configuration)
+    }
+
+    /// The shared store's state, for `/ready`, `/v1/mesh/state` and `/metrics`; nil
+    /// without one.
+    public var sharedStorage: SharedStorageStatus? {
+        guard let shared = health.shared else { return nil }
+        let s = shared.status
+        return SharedStorageStatus(
+            connector: configuration.storage.connector, replicaID: shared.store.replicaID,
+            available: s.available == true && s.prepared, outages: s.outages, unavailableSince: s.since,
+            error: s.lastError, pendingWrites: shared.pendingCount, onUnavailable: configuration.storage.onUnavailable)
+    }
+}
+
+/// The state of the store shared by the replicas.
+public struct SharedStorageStatus: Sendable, Hashable {
+    public var connector: String
+    /// This process's id among the replicas.
+    public var replicaID: String
+    /// Whether the store answered last time (false before the first contact).
+    public var available: Bool
+    /// Times the store became unreachable since start.
+    public var outages: Int
+    public var unavailableSince: Date?
+    /// Why it is unreachable.
+    public var error: String?
+    /// Settlements and releases waiting for the store.
+    public var pendingWrites: Int
+    public var onUnavailable: StorageUnavailablePolicy
+}
+
+/// What a local-file state holds, in the shared store's terms: for moving a mesh from
+/// `modelmesh.local-file.v1` to `modelmesh.postgres.v1` (`modelmesh storage migrate --from`).
+public struct SharedStateImport: Sendable {
+    /// Model and provider states.
+    public var records: [SharedHealthRecord]
+    /// Settled spend per ledger key (`scope|d:…`, `scope|m:…`, `scope|total`), nano-dollars.
+    public var spend: [SharedBudgetRow]
+    /// When the file was written: with the key, it makes each import of it count once.
+    public var savedAt: Date
+
+    /// Reads the state that `modelmesh.local-file.v1` wrote: its directory, or the JSON file.
+    public static func read(path: String) throws -> SharedStateImport {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        guard exists else {
+            throw ModelMeshError(
+                .invalidRequest, "No state at '\(path)'",
+                hint: "Pass the local-file store's directory (storage.path, default .modelmesh) or its JSON file")
+        }
+        let data: Data?
+        if isDirectory.boolValue {
+            data = try LocalFileStateStorage(path: path).load(key: Mesh.stateKey)
+        } else {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        }
+        guard let data else {
+            throw ModelMeshError(
+                .invalidRequest, "'\(path)' holds no mesh state (\(Mesh.stateKey).json is missing)",
+                hint: "Pass the directory a modelmesh.local-file.v1 store wrote")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let snapshot: MeshStateSnapshot
+        do { snapshot = try decoder.decode(MeshStateSnapshot.self, from: data) } catch {
+            throw ModelMeshError(
+                .invalidRequest, "'\(path)' is not a mesh state file: \(error)",
+                hint: "Pass the directory a modelmesh.local-file.v1 store wrote")
+        }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        var records: [SharedHealthRecord] = []
+        for (pool, members) in snapshot.pools.sorted(by: { $0.key < $1.key }) {
+            for (model, member) in members.sorted(by: { $0.key < $1.key }) {
+                var shared = member
+                shared.usage = nil
+                records.append(
+                    SharedHealthRecord(
+                        key: SharedState.modelKey(pool: pool, model: model),
+                        payload: String(decoding: try encoder.encode(shared), as: UTF8.self), origin: "import"))
+            }
+        }
+        for (provider, reason) in snapshot.providers.sorted(by: { $0.key < $1.key }) {
+            let state = HealthCoordinator.SharedProviderState(deactivation: reason)
+            records.append(
+                SharedHealthRecord(
+                    key: SharedState.providerKey(provider),
+                    payload: String(decoding: try encoder.encode(state), as: UTF8.self), origin: "import"))
+        }
+        let spend = snapshot.budget.map(BudgetLedger.sharedRows(fromExport:)) ?? []
+        return SharedStateImport(records: records, spend: spend, savedAt: snapshot.savedAt)
     }
 }

@@ -46,12 +46,15 @@ public final class Mesh: Sendable {
     ///   - clock: the time source (inject a test clock to drive backoff and cooldowns).
     ///   - jitter: the backoff jitter factor source, in `0.5...1`.
     ///   - storage: where state persists; by default the one `configuration.storage` names.
+    ///   - sharedStore: the store shared with other replicas; by default the one
+    ///     `configuration.storage` names (`modelmesh.postgres.v1`, built by
+    ///     ``ProviderRegistry/sharedStateStore``). It needs ``run()`` running.
     public init(
         configuration: MeshConfiguration, providers: ProviderRegistry = ProviderRegistry(),
         connectors: [any ObservabilityConnector] = [], observability: ObservabilityRegistry? = nil,
         strategies: StrategyRegistry = .builtIn,
         clock: any MeshClock = SystemClock(), jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.5...1) },
-        storage: (any StateStorage)? = nil
+        storage: (any StateStorage)? = nil, sharedStore: (any SharedStateStore)? = nil
     ) throws {
         self.configuration = configuration
         self.clock = clock
@@ -72,9 +75,13 @@ public final class Mesh: Sendable {
         budget = ledger
         let storage = storage ?? Self.makeStorage(configuration.storage)
         self.storage = storage
+        let shared = try (sharedStore ?? Self.makeSharedStore(configuration.storage, providers: providers)).map {
+            SharedState(store: $0, settings: configuration.storage, ledger: ledger, clock: clock)
+        }
         health = HealthCoordinator(
             topology: topology, emitter: emitter, statistics: stats, clock: clock,
-            stateChanged: StateChangeSignal(enabled: storage != nil && configuration.storage.syncPolicy == .immediate))
+            stateChanged: StateChangeSignal(enabled: storage != nil && configuration.storage.syncPolicy == .immediate),
+            shared: shared)
         let recorder = RequestRecorder(
             settings: RequestLogSettings(
                 level: configuration.observability.logLevel, secrets: topology.secrets,
@@ -206,6 +213,11 @@ public final class Mesh: Sendable {
 
     /// Writes out buffered observability and releases provider connections.
     public func shutdown() async {
+        if let shared = health.shared {
+            shared.finish()
+            await shared.drainOutbox()
+            await shared.store.shutdown()
+        }
         do { try saveState() } catch {
             logger.error("Saving state at shutdown failed", metadata: ["error": "\(error)"])
         }

@@ -35,6 +35,9 @@ public struct ModelMeshError: Error, Sendable, CustomStringConvertible {
         public static let cancelled = Code(rawValue: "cancelled")
         /// The mesh is shut down (503).
         public static let shutDown = Code(rawValue: "shut_down")
+        /// The shared budget store is unreachable and `storage.on_unavailable` is
+        /// `fail_closed` (503).
+        public static let storageUnavailable = Code(rawValue: "storage_unavailable")
         /// An upstream's answer passed to the caller as is (its own status).
         public static let upstream = Code(rawValue: "upstream_error")
     }
@@ -78,7 +81,7 @@ public struct ModelMeshError: Error, Sendable, CustomStringConvertible {
     static func defaultStatus(_ code: Code) -> Int {
         switch code {
         case .modelNotFound: 404
-        case .noActiveModel, .shutDown: 503
+        case .noActiveModel, .shutDown, .storageUnavailable: 503
         case .budgetExceeded: 402
         case .invalidRequest, .contentPolicy, .contextLengthExceeded: 400
         case .timeout: 504

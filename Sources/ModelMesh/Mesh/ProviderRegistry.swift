@@ -12,6 +12,9 @@ public struct ProviderRegistry: Sendable {
     /// webhook and Prometheus connectors, so a mesh built with it accepts every connector
     /// `modelmesh validate` does.
     public var observability: ObservabilityRegistry = .builtIn
+    /// Builds the store of `storage.connector: modelmesh.postgres.v1`: set it to
+    /// `PostgresStateStore.factory` from `ModelMeshPostgres` (the `modelmesh` program does).
+    public var sharedStateStore: SharedStateStoreFactory?
 
     public init() {}
 

@@ -208,7 +208,7 @@ public final class CapabilityPool: Sendable {
     }
 
     func recordSuccess(_ modelID: String, latency: Double, tokens: Int, cost: Double, rateLimit: RateLimitStatus?,
-        now: Date) -> [HealthTransition]
+        checkLimits: Bool = true, now: Date) -> [HealthTransition]
     {
         members.withLock { list in
             guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return [] }
@@ -216,7 +216,7 @@ public final class CapabilityPool: Sendable {
             list[i].latency = list[i].latency.map { $0 * 0.7 + latency * 0.3 } ?? latency
             if let rateLimit { list[i].rateLimit = rateLimit }
             return list[i].health.recordSuccess(
-                tokens: tokens, cost: cost, policy: configuration.deactivation, now: now)
+                tokens: tokens, cost: cost, policy: configuration.deactivation, checkLimits: checkLimits, now: now)
         }
     }
 
@@ -288,6 +288,49 @@ public final class CapabilityPool: Sendable {
             for i in list.indices {
                 if let state = saved[list[i].model.id] { list[i].health.restore(state) }
             }
+        }
+    }
+
+    /// Each member's usage not yet added to the shared counters (handed over: the caller
+    /// shares it or gives it back).
+    func takeUnsyncedUsage() -> [(modelID: String, windowKey: String, delta: ModelHealth.UsageDelta)] {
+        members.withLock { list in
+            list.indices.compactMap { i in
+                list[i].health.takeUnsynced().map { (list[i].model.id, $0.windowKey, $0.delta) }
+            }
+        }
+    }
+
+    func restoreUnsyncedUsage(_ modelID: String, _ delta: ModelHealth.UsageDelta, windowKey: String) {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return }
+            list[i].health.restoreUnsynced(delta, windowKey: windowKey)
+        }
+    }
+
+    /// Sets a member's day counters to the mesh's totals; the deactivation when they reached a
+    /// usage limit, and whether this replica's own usage took them there.
+    func absorbSharedUsage(
+        _ modelID: String, windowKey: String, total: ModelHealth.UsageDelta, crossedBy own: ModelHealth.UsageDelta?,
+        now: Date
+    ) -> (transition: HealthTransition, announce: Bool)? {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return nil }
+            return list[i].health.absorbShared(
+                windowKey: windowKey, total: total, crossedBy: own, policy: configuration.deactivation, now: now)
+        }
+    }
+
+    /// The state of one member (nil: not a member).
+    func state(of modelID: String) -> ModelState? {
+        members.withLock { list in list.first { $0.model.id == modelID }?.health.state }
+    }
+
+    /// Takes over a member state another replica published.
+    func adopt(_ modelID: String, _ shared: MeshStateSnapshot.Member, now: Date) {
+        members.withLock { list in
+            guard let i = list.firstIndex(where: { $0.model.id == modelID }) else { return }
+            list[i].health.adopt(shared, at: now)
         }
     }
 

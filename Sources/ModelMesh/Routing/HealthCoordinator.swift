@@ -15,11 +15,14 @@ final class HealthCoordinator: Sendable {
     let stateChanged: StateChangeSignal
     /// Models that refused an assistant prefill when resuming a stream.
     private let prefillRejections = Mutex<Set<String>>([])
+    /// The other replicas' view: this replica's transitions go there (nil: one process).
+    let shared: SharedState?
 
     init(
         topology: MeshTopology, emitter: EventEmitter, statistics: StatisticsCollector, clock: any MeshClock,
-        stateChanged: StateChangeSignal = StateChangeSignal(enabled: false)
+        stateChanged: StateChangeSignal = StateChangeSignal(enabled: false), shared: SharedState? = nil
     ) {
+        self.shared = shared
         self.topology = topology
         self.stateChanged = stateChanged
         self.emitter = emitter
@@ -50,8 +53,10 @@ final class HealthCoordinator: Sendable {
         let model = handle.model
         let now = clock.now()
         let cost = usage.flatMap { u in model.pricing?.cost(of: u) } ?? 0
+        // With several replicas, usage limits are checked against the mesh's counters (SharedState).
         let transitions = pool.recordSuccess(
-            model.id, latency: latency, tokens: usage?.totalTokens ?? 0, cost: cost, rateLimit: rateLimit, now: now)
+            model.id, latency: latency, tokens: usage?.totalTokens ?? 0, cost: cost, rateLimit: rateLimit,
+            checkLimits: shared == nil, now: now)
         for t in transitions { publish(t, model: model.id, provider: model.provider, pool: pool) }
         // Usage counters behind request, token and budget limits moved.
         stateChanged.signal()
@@ -66,6 +71,9 @@ final class HealthCoordinator: Sendable {
     func failed(_ model: ModelConfiguration, pool: CapabilityPool, error: ProviderError) {
         if let t = pool.recordFailure(model.id, error: error, now: clock.now()) {
             publish(t, model: model.id, provider: model.provider, pool: pool)
+        } else if let shared, pool.state(of: model.id) == .standby {
+            // A failed probe lengthened the cooldown: the other replicas wait as long.
+            shared.changed(SharedState.modelKey(pool: pool.id, model: model.id))
         }
         if error.errorClass.countsAsModelFailure,
             let change = topology.providerHealth[model.provider]?.record(success: false)
@@ -165,6 +173,119 @@ final class HealthCoordinator: Sendable {
         health.restore(reason)
     }
 
+    // MARK: Replicas
+
+    /// The provider state other replicas read.
+    struct SharedProviderState: Codable {
+        var deactivation: ProviderDeactivationReason?
+    }
+
+    /// This replica's current state of a shared key, to publish.
+    func sharedRecord(for key: String, origin: String) -> SharedHealthRecord? {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        if key.hasPrefix("provider:") {
+            guard let health = topology.providerHealth[String(key.dropFirst("provider:".count))],
+                let data = try? encoder.encode(SharedProviderState(deactivation: health.snapshot.deactivation))
+            else { return nil }
+            return SharedHealthRecord(key: key, payload: String(decoding: data, as: UTF8.self), origin: origin)
+        }
+        guard let (pool, model) = poolAndModel(key), var member = pool.persistedMembers()[model] else {
+            return nil
+        }
+        // Usage counters stay per replica.
+        member.usage = nil
+        guard let data = try? encoder.encode(member) else { return nil }
+        return SharedHealthRecord(key: key, payload: String(decoding: data, as: UTF8.self), origin: origin)
+    }
+
+    /// Takes over a state another replica published. No event: that replica emitted it.
+    func adoptShared(_ record: SharedHealthRecord) {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let data = Data(record.payload.utf8)
+        if record.key.hasPrefix("provider:") {
+            let id = String(record.key.dropFirst("provider:".count))
+            guard let health = topology.providerHealth[id],
+                let state = try? decoder.decode(SharedProviderState.self, from: data)
+            else { return }
+            if let reason = state.deactivation { health.restore(reason) } else { _ = health.recover() }
+            return
+        }
+        guard let (pool, model) = poolAndModel(record.key),
+            let member = try? decoder.decode(MeshStateSnapshot.Member.self, from: data)
+        else { return }
+        pool.adopt(model, member, now: clock.now())
+        stateChanged.signal()
+    }
+
+    private func poolAndModel(_ key: String) -> (CapabilityPool, String)? { Self.poolAndModel(key, topology) }
+
+    // MARK: Shared usage counters
+
+    /// `usage:chat/openai.gpt-4o|d:2026-12-03`
+    static func usageKey(pool: String, model: String, day: String) -> String { "usage:\(pool)/\(model)|d:\(day)" }
+
+    /// The usage counted here since the last call, per model and day (handed over).
+    func takeUnsyncedUsage() -> [SharedUsageRow] {
+        topology.allPools.flatMap { pool in
+            pool.takeUnsyncedUsage().map { item in
+                SharedUsageRow(
+                    key: Self.usageKey(pool: pool.id, model: item.modelID, day: item.windowKey),
+                    requests: Int64(item.delta.requests), tokens: Int64(item.delta.tokens),
+                    cost: NanoDollars.from(item.delta.cost))
+            }
+        }
+    }
+
+    /// Gives back usage that could not be shared.
+    func restoreUnsyncedUsage(_ rows: [SharedUsageRow]) {
+        for row in rows {
+            guard let (pool, model, day) = usageTarget(row.key) else { continue }
+            pool.restoreUnsyncedUsage(model, Self.delta(row), windowKey: day)
+        }
+    }
+
+    /// Applies the mesh's usage totals. A model whose totals reached a usage limit goes out
+    /// on every replica; the replica whose own addition took it there reports it.
+    func absorbSharedUsage(_ totals: [SharedUsageRow], added: [SharedUsageRow]) {
+        let own = Dictionary(added.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        let now = clock.now()
+        for row in totals {
+            guard let (pool, model, day) = usageTarget(row.key) else { continue }
+            let delta = row.isOwn ? own[row.key].map(Self.delta) : nil
+            guard let (transition, announce) = pool.absorbSharedUsage(
+                model, windowKey: day, total: Self.delta(row), crossedBy: delta, now: now)
+            else { continue }
+            if announce, let provider = pool.models.first(where: { $0.id == model })?.provider {
+                publish(transition, model: model, provider: provider, pool: pool)
+            }
+        }
+        stateChanged.signal()
+    }
+
+    private static func delta(_ row: SharedUsageRow) -> ModelHealth.UsageDelta {
+        ModelHealth.UsageDelta(requests: Int(row.requests), tokens: Int(row.tokens), cost: NanoDollars.usd(row.cost))
+    }
+
+    private func usageTarget(_ key: String) -> (CapabilityPool, String, String)? {
+        guard key.hasPrefix("usage:"), let bar = key.range(of: "|d:", options: .backwards) else { return nil }
+        let day = String(key[bar.upperBound...])
+        guard let (pool, model) = poolAndModel("model:" + key[key.index(key.startIndex, offsetBy: 6)..<bar.lowerBound])
+        else { return nil }
+        return (pool, model, day)
+    }
+
+    private static func poolAndModel(_ key: String, _ topology: MeshTopology) -> (CapabilityPool, String)? {
+        guard key.hasPrefix("model:") else { return nil }
+        let rest = key.dropFirst("model:".count)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let poolID = String(rest[..<slash])
+        guard let pool = topology.allPools.first(where: { $0.id == poolID }) else { return nil }
+        return (pool, String(rest[rest.index(after: slash)...]))
+    }
+
     // MARK: Providers
 
     /// A provider health probe's result (`discovery.health`).
@@ -194,6 +315,7 @@ final class HealthCoordinator: Sendable {
     func deactivateProvider(_ provider: String, reason: ProviderDeactivationReason, detail: String) {
         guard let health = topology.providerHealth[provider], health.deactivate(reason, at: clock.now()) else { return }
         stateChanged.signal()
+        shared?.changed(SharedState.providerKey(provider))
         let pools = topology.allPools
         let affected = Array(Set(pools.flatMap { $0.models.filter { $0.provider == provider }.map(\.id) })).sorted()
         emitter.emit(
@@ -213,6 +335,7 @@ final class HealthCoordinator: Sendable {
     func recoverProvider(_ provider: String, trigger: String) {
         guard let health = topology.providerHealth[provider], health.recover() else { return }
         stateChanged.signal()
+        shared?.changed(SharedState.providerKey(provider))
         emitter.emit(
             RoutingEvent(
                 eventType: .providerRecovered, timestamp: clock.now(), providerID: provider,
@@ -232,6 +355,7 @@ final class HealthCoordinator: Sendable {
 
     private func publish(_ transition: HealthTransition, model: String, provider: String, pool: CapabilityPool) {
         stateChanged.signal()
+        shared?.changed(SharedState.modelKey(pool: pool.id, model: model))
         let now = clock.now()
         switch transition {
         case .deactivated(let reason, let until):

@@ -65,6 +65,8 @@ struct ModelHealth: Sendable {
     private(set) var requests = 0
     private(set) var tokens = 0
     private(set) var cost = 0.0
+    /// Usage counted here and not yet added to the shared counters (several replicas).
+    private(set) var unsynced = UsageDelta()
     /// Time spent out of ACTIVE before the current standby period.
     private(set) var downtime: Double = 0
 
@@ -93,6 +95,19 @@ struct ModelHealth: Sendable {
         }
     }
 
+    /// Takes over a state another replica published: the same state, reason and cooldown.
+    /// A probe running here keeps its slot until it ends.
+    mutating func adopt(_ shared: MeshStateSnapshot.Member, at now: Date) {
+        guard shared.state == .standby, let reason = shared.reason else {
+            if state != .active { _ = activate(trigger: "replica", at: now) }
+            return
+        }
+        let probing = probeInFlight
+        _ = deactivate(reason, until: shared.cooldownUntil, at: shared.deactivatedAt ?? now)
+        cooldownLevel = shared.cooldownLevel
+        probeInFlight = probing
+    }
+
     /// Whether a request may be sent now: active, or due for a half-open probe that nobody
     /// else is running.
     func admission(at now: Date) -> Admission {
@@ -115,6 +130,7 @@ struct ModelHealth: Sendable {
         requests = 0
         tokens = 0
         cost = 0
+        unsynced = UsageDelta()
         if state == .standby, let reason, reason.recoversAtCooldown {
             return activate(trigger: "quota_reset", at: nil)
         }
@@ -131,21 +147,83 @@ struct ModelHealth: Sendable {
         return true
     }
 
+    /// Requests, tokens and cost of one UTC day.
+    struct UsageDelta: Sendable, Equatable {
+        var requests = 0
+        var tokens = 0
+        var cost = 0.0
+        var isEmpty: Bool { requests == 0 && tokens == 0 && cost == 0 }
+    }
+
+    /// Hands over the usage not yet shared (and forgets it); nil when there is none.
+    mutating func takeUnsynced() -> (windowKey: String, delta: UsageDelta)? {
+        guard !unsynced.isEmpty, !windowKey.isEmpty else { return nil }
+        defer { unsynced = UsageDelta() }
+        return (windowKey, unsynced)
+    }
+
+    /// Takes back usage that could not be shared, to try again.
+    mutating func restoreUnsynced(_ delta: UsageDelta, windowKey key: String) {
+        guard key == windowKey else { return }
+        unsynced.requests += delta.requests
+        unsynced.tokens += delta.tokens
+        unsynced.cost += delta.cost
+    }
+
+    /// Sets the day's counters to the mesh's totals (plus what this replica counted since).
+    /// Returns the deactivation when the totals reached a limit; `announce` is whether this
+    /// replica's own usage took them there (it reports the transition, the others follow).
+    mutating func absorbShared(
+        windowKey key: String, total: UsageDelta, crossedBy own: UsageDelta?, policy: DeactivationPolicy, now: Date
+    ) -> (transition: HealthTransition, announce: Bool)? {
+        // A replica that has not routed to the model yet starts its window with the mesh's.
+        if windowKey.isEmpty { windowKey = key }
+        guard key == windowKey else { return nil }
+        requests = total.requests + unsynced.requests
+        tokens = total.tokens + unsynced.tokens
+        cost = total.cost + unsynced.cost
+        guard state == .active, let reason = usageLimitReached(policy) else { return nil }
+        var announce = false
+        if let own {
+            let before = ModelHealth.Limits(
+                requests: total.requests - own.requests, tokens: total.tokens - own.tokens, cost: total.cost - own.cost)
+            announce = !before.reached(policy)
+        }
+        return (deactivate(reason, until: nil, at: now), announce)
+    }
+
+    private struct Limits {
+        var requests: Int
+        var tokens: Int
+        var cost: Double
+        func reached(_ policy: DeactivationPolicy) -> Bool {
+            if let limit = policy.budgetLimit, cost >= limit { return true }
+            if let limit = policy.tokenLimit, tokens >= limit { return true }
+            if let limit = policy.requestLimit, requests >= limit { return true }
+            return false
+        }
+    }
+
     /// Records a successful request; a half-open probe success reactivates the model.
-    mutating func recordSuccess(tokens used: Int, cost spent: Double, policy: DeactivationPolicy, now: Date)
-        -> [HealthTransition]
-    {
+    /// `checkLimits` is false when the usage limits are checked against the mesh's shared
+    /// counters instead.
+    mutating func recordSuccess(
+        tokens used: Int, cost spent: Double, policy: DeactivationPolicy, checkLimits: Bool = true, now: Date
+    ) -> [HealthTransition] {
         var transitions: [HealthTransition] = []
         consecutiveFailures = 0
         push(failure: false, window: policy.errorRateWindow)
         requests += 1
         tokens += used
         cost += spent
+        unsynced.requests += 1
+        unsynced.tokens += used
+        unsynced.cost += spent
         if state == .standby, probeInFlight || reason?.recoversAtCooldown == true {
             transitions.append(activate(trigger: probeInFlight ? "probe_success" : "cooldown_expired", at: now))
         }
         probeInFlight = false
-        if state == .active, let limitReason = usageLimitReached(policy) {
+        if checkLimits, state == .active, let limitReason = usageLimitReached(policy) {
             transitions.append(deactivate(limitReason, until: nil, at: now))
         }
         return transitions
@@ -161,6 +239,7 @@ struct ModelHealth: Sendable {
             push(failure: true, window: policy.errorRateWindow)
         }
         requests += 1
+        unsynced.requests += 1
         if state == .standby {
             guard probeInFlight else { return nil }
             // A failed probe: stay out, longer.

@@ -49,8 +49,37 @@ final class Router: Sendable {
 
     /// Replaces a reservation with the real cost (nil: unknown, the reservation is kept as spent).
     func settle(_ reservation: BudgetLedger.Reservation, actual: Double?) {
-        ledger.settle(reservation, actual: actual, now: clock.now())
+        if let shared = health.shared {
+            shared.settle(reservation, actual: actual, now: clock.now())
+        } else {
+            ledger.settle(reservation, actual: actual, now: clock.now())
+        }
         health.spendChanged()
+    }
+
+    /// Gives a reservation back (the attempt was not billed).
+    func release(_ reservation: BudgetLedger.Reservation) {
+        if let shared = health.shared { shared.release(reservation) } else { ledger.release(reservation) }
+    }
+
+    /// Reserves an attempt's worst-case cost: in the shared store when there is one.
+    func reserve(_ model: ModelConfiguration, pool: CapabilityPool, estimate: Double) async
+        -> Result<BudgetLedger.Reservation, SharedState.ReserveFailure>
+    {
+        guard ledger.hasLimits else {
+            return ledger.reserve(scopes: [], estimate: estimate, now: clock.now()).mapError { .budget($0) }
+        }
+        let scopes = BudgetLedger.scopes(model: model.id, provider: model.provider, pool: pool.id)
+        if let shared = health.shared {
+            return await shared.reserve(scopes: scopes, estimate: estimate, now: clock.now(), poolID: pool.id)
+        }
+        return ledger.reserve(scopes: scopes, estimate: estimate, now: clock.now()).mapError { .budget($0) }
+    }
+
+    /// Claims a half-open probe for the whole mesh (one replica probes at a time).
+    func claimSharedProbe(_ model: ModelConfiguration, pool: CapabilityPool) async -> Bool {
+        guard let shared = health.shared else { return true }
+        return await shared.claimProbe(pool: pool.id, model: model.id, for: pool.configuration.retry.timeout)
     }
 
     // MARK: Attempt loop
@@ -111,17 +140,23 @@ final class Router: Sendable {
             case .outage, .unavailable: continue
             }
             guard pool.claimProbe(model.id, now: clock.now()) else { continue }
+            if candidate.isProbe, !(await claimSharedProbe(model, pool: pool)) {
+                // Another replica is probing it; its outcome arrives within a poll interval.
+                health.abandoned(model, pool: pool)
+                continue
+            }
             if journey.firstCandidate == nil {
                 journey.firstCandidate = candidate
                 queue = Array(queue[..<next]) + journey.inScope(Array(queue[next...]), retry.scope)
             }
             let reservation: BudgetLedger.Reservation
-            switch ledger.reserve(
-                scopes: ledger.hasLimits ? BudgetLedger.scopes(model: model.id, provider: model.provider, pool: pool.id) : [],
-                estimate: journey.profile.estimatedCost(on: model), now: clock.now())
-            {
+            switch await reserve(model, pool: pool, estimate: journey.profile.estimatedCost(on: model)) {
             case .success(let r): reservation = r
-            case .failure(let error):
+            case .failure(.unavailable(let error)):
+                if candidate.isProbe { health.abandoned(model, pool: pool) }
+                throw error
+            case .failure(.budget(let error)):
+                if candidate.isProbe { health.abandoned(model, pool: pool) }
                 let scope = error.refusal.limit
                 if scope.hasPrefix("global.") || scope.hasPrefix("pool:") {
                     throw error.meshError(poolID: pool.id)
@@ -141,7 +176,7 @@ final class Router: Sendable {
                 journey.previousModel = model.id
                 let now = clock.now()
                 guard now < journey.deadline else {
-                    ledger.release(reservation)
+                    release(reservation)
                     throw journeyTimeout(journey)
                 }
                 health.attemptStarted(model.id, pool: pool)
@@ -162,7 +197,7 @@ final class Router: Sendable {
                 } catch {
                     let failure = ProviderError.classify(error)
                     if failure.errorClass == .cancelled || Task.isCancelled {
-                        ledger.release(reservation)
+                        release(reservation)
                         health.abandoned(model, pool: pool)
                         throw ModelMeshError(
                             .cancelled, "The caller cancelled the request", poolID: pool.id, attempts: journey.attempts)
@@ -206,12 +241,12 @@ final class Router: Sendable {
                         health.abandoned(model, pool: pool)
                         break attemptLoop
                     case .fail:
-                        ledger.release(reservation)
+                        release(reservation)
                         throw upstreamError(failure, journey: journey)
                     }
                 }
             }
-            ledger.release(reservation)
+            release(reservation)
             health.checkOutage(of: model.provider)
         }
         throw exhaustedError(journey)

@@ -29,6 +29,12 @@ enum MetricNames {
     /// Gauge `{scope}`: USD held by requests in flight against the scope's budget, set at
     /// each scrape; 0 when the mesh is idle.
     static let budgetReserved = "modelmesh_budget_reserved_usd"
+    /// Gauge: 1 while the shared store answers, else 0.
+    static let storageAvailable = "modelmesh_storage_available"
+    /// Gauge (a running count, set at each scrape): times the shared store became unreachable.
+    static let storageOutages = "modelmesh_storage_outages"
+    /// Gauge: settlements and releases waiting for the shared store.
+    static let storagePendingWrites = "modelmesh_storage_pending_writes"
     /// Counter `{endpoint, status}`: every HTTP response of the proxy, including refusals
     /// (401, 413, 429) that never reach the engine.
     static let httpResponses = "modelmesh_http_responses_total"

@@ -207,6 +207,14 @@ public final class PrometheusConnector: ObservabilityConnector {
         }
     }
 
+    /// Sets the shared store's gauges (`modelmesh_storage_available`, `_outages`,
+    /// `_pending_writes`).
+    public func recordStorage(_ storage: SharedStorageStatus) {
+        CoreMetrics.Gauge(label: MetricNames.storageAvailable, factory: factory).record(storage.available ? 1 : 0)
+        CoreMetrics.Gauge(label: MetricNames.storageOutages, factory: factory).record(storage.outages)
+        CoreMetrics.Gauge(label: MetricNames.storagePendingWrites, factory: factory).record(storage.pendingWrites)
+    }
+
     /// Counts one HTTP response of the proxy (`modelmesh_http_responses_total`).
     public func countResponse(endpoint: String, status: Int) {
         CoreMetrics.Counter(

@@ -168,7 +168,7 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
             switch error.code {
             case .budgetExceeded: "budget_exceeded"
             case .modelNotFound, .invalidRequest, .contentPolicy, .contextLengthExceeded: "invalid_request_error"
-            case .noActiveModel, .shutDown: "service_unavailable"
+            case .noActiveModel, .shutDown, .storageUnavailable: "service_unavailable"
             case .timeout: "timeout_error"
             case .cancelled: "cancelled"
             default: Self.defaultType(for: error.status, upstream: true)

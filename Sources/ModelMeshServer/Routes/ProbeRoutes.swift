@@ -14,11 +14,14 @@ extension ProxyHandlers {
         var pools: Int
         var activePools: Int
         var reason: String?
+        /// `degraded` while the shared store is unreachable: routing goes on from the last
+        /// known state.
+        var status: String?
 
         enum CodingKeys: String, CodingKey {
             case ready, pools
             case activePools = "active_pools"
-            case reason
+            case reason, status
         }
     }
 
@@ -27,7 +30,9 @@ extension ProxyHandlers {
         try Self.json(Health(status: "ok"))
     }
 
-    /// `GET /ready`: 200 when at least one pool has an active member, else 503.
+    /// `GET /ready`: 200 when at least one pool has an active member, else 503. While the
+    /// shared store is unreachable: `status: degraded`, with 200 or 503 as
+    /// `storage.unavailable_ready_status` says.
     func ready(_ request: Request, context: ProxyRequestContext) async throws -> Response {
         let pools = mesh.describe().pools
         let active = pools.filter { $0.members.contains { $0.state == .active } }.count
@@ -41,12 +46,21 @@ extension ProxyHandlers {
                 Readiness(ready: false, pools: pools.count, activePools: 0, reason: "no pool has an active model"),
                 status: .serviceUnavailable)
         }
+        if let storage = mesh.sharedStorage, !storage.available {
+            let status = mesh.configuration.storage.unavailableReadyStatus
+            return try Self.json(
+                Readiness(
+                    ready: status == 200, pools: pools.count, activePools: active,
+                    reason: "the shared store is unreachable: routing on the last known state", status: "degraded"),
+                status: status == 200 ? .ok : .serviceUnavailable)
+        }
         return try Self.json(Readiness(ready: true, pools: pools.count, activePools: active))
     }
 
     /// `GET /metrics`: Prometheus text exposition.
     func metricsText(_ request: Request, context: ProxyRequestContext) async throws -> Response {
         metrics.recordBudgetReservations(mesh.budget)
+        if let storage = mesh.sharedStorage { metrics.recordStorage(storage) }
         var bytes: [UInt8] = []
         metrics.registry.emit(into: &bytes)
         return Response(
