@@ -176,7 +176,7 @@ extension PostgresTests {
             try? FileManager.default.removeItem(atPath: directory)
         }
 
-        @Test("A model deactivated through replica A is skipped by B within a second; activated on B, it is back on A; one event each")
+        @Test("A model deactivated through replica A is skipped by B (the delay is printed); activated on B, it is back on A; one event each")
         func sharedActions() async throws {
             let upstream = try await FakeUpstream.start()
             upstream.setDefault(.openAIChatCompletion(usage: Usage(promptTokens: 10, completionTokens: 5)))

@@ -66,7 +66,7 @@ extension PostgresTests {
             }
         }
 
-        @Test("A deactivation on one replica is skipped by the other within a second; a manual activate there brings it back; each event once")
+        @Test("A deactivation on one replica is skipped by the other (the delay is printed); a manual activate there brings it back; each event once")
         func sharedHealth() async throws {
             let storage = TestPostgres.storage(try TestPostgres.settings())
             let a = try Replica(storage: storage)
