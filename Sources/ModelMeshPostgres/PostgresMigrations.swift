@@ -109,32 +109,6 @@ enum PostgresMigrations {
         END
         $$
         """,
-        """
-        CREATE FUNCTION mm_settle(p_id text, p_keys text[], p_actual bigint)
-        RETURNS TABLE (key text, spent bigint, reserved bigint, alerted boolean)
-        LANGUAGE plpgsql AS $$
-        #variable_conflict use_column
-        DECLARE
-            held record;
-            found_held boolean;
-        BEGIN
-            INSERT INTO finished (id) VALUES (p_id) ON CONFLICT DO NOTHING;
-            IF FOUND THEN
-                DELETE FROM reservations r WHERE r.id = p_id RETURNING r.keys, r.amount INTO held;
-                found_held := FOUND;
-                INSERT INTO budget (key) SELECT k FROM unnest(p_keys) AS k ORDER BY k ON CONFLICT DO NOTHING;
-                PERFORM 1 FROM budget b WHERE b.key = ANY (p_keys) ORDER BY b.key FOR UPDATE;
-                UPDATE budget b SET
-                    spent = b.spent + p_actual,
-                    reserved = CASE WHEN found_held AND b.key = ANY (held.keys)
-                        THEN greatest(0, b.reserved - held.amount) ELSE b.reserved END,
-                    updated_at = now()
-                WHERE b.key = ANY (p_keys);
-            END IF;
-            RETURN QUERY SELECT b.key, b.spent, b.reserved, b.alerted FROM budget b WHERE b.key = ANY (p_keys) ORDER BY b.key;
-        END
-        $$
-        """,
         // Registers the caller as alive, then releases what replicas not seen for the lease
         // still hold, and reservations older than six hours (a reservation that arrived
         // after its requester gave up on it).
@@ -166,7 +140,8 @@ enum PostgresMigrations {
         """,
     ]
 
-    /// The counters behind request, token and cost limits, one row per model and day.
+    /// The counters behind request, token and cost limits, one row per model and day, and
+    /// settlements in batches.
     static let version2: [String] = [
         """
         CREATE TABLE usage (
@@ -194,6 +169,48 @@ enum PostgresMigrations {
             RETURN QUERY
             SELECT u.key, u.requests, u.tokens, u.cost, false FROM usage u
             WHERE right(u.key, length(p_suffix)) = p_suffix AND NOT (u.key = ANY (p_keys));
+        END
+        $$
+        """,
+        // Settles several reservations at once: each id once (a replay changes nothing), its
+        // cost added to its keys, what its reservation held given back. The scope rows every
+        // request shares are locked once per batch, not once per request. `p_owners[j]` is
+        // the index in `p_ids` of the settlement `p_keys[j]` belongs to.
+        """
+        CREATE FUNCTION mm_settle_many(p_ids text[], p_actuals bigint[], p_keys text[], p_owners bigint[])
+        RETURNS TABLE (key text, spent bigint, reserved bigint, alerted boolean)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            i integer;
+            held record;
+            e_keys text[] := '{}';
+            e_spent bigint[] := '{}';
+            e_released bigint[] := '{}';
+            mine text[];
+        BEGIN
+            FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+                INSERT INTO finished (id) VALUES (p_ids[i]) ON CONFLICT DO NOTHING;
+                CONTINUE WHEN NOT FOUND;
+                mine := ARRAY(SELECT p_keys[j] FROM generate_subscripts(p_keys, 1) AS j WHERE p_owners[j] = i);
+                e_keys := e_keys || mine;
+                e_spent := e_spent || array_fill(p_actuals[i], ARRAY[cardinality(mine)]);
+                e_released := e_released || array_fill(0::bigint, ARRAY[cardinality(mine)]);
+                DELETE FROM reservations r WHERE r.id = p_ids[i] RETURNING r.keys, r.amount INTO held;
+                IF FOUND THEN
+                    e_keys := e_keys || held.keys;
+                    e_spent := e_spent || array_fill(0::bigint, ARRAY[cardinality(held.keys)]);
+                    e_released := e_released || array_fill(held.amount, ARRAY[cardinality(held.keys)]);
+                END IF;
+            END LOOP;
+            IF cardinality(e_keys) > 0 THEN
+                INSERT INTO budget (key) SELECT DISTINCT k FROM unnest(e_keys) AS k ORDER BY k ON CONFLICT DO NOTHING;
+                PERFORM 1 FROM budget b WHERE b.key = ANY (e_keys) ORDER BY b.key FOR UPDATE;
+                UPDATE budget b SET spent = b.spent + d.s, reserved = greatest(0, b.reserved - d.r), updated_at = now()
+                FROM (SELECT e.k, sum(e.s)::bigint AS s, sum(e.r)::bigint AS r
+                      FROM unnest(e_keys, e_spent, e_released) AS e (k, s, r) GROUP BY e.k) AS d
+                WHERE b.key = d.k;
+            END IF;
+            RETURN QUERY SELECT b.key, b.spent, b.reserved, b.alerted FROM budget b WHERE b.key = ANY (p_keys) ORDER BY b.key;
         END
         $$
         """,

@@ -179,11 +179,17 @@ public final class PostgresStateStore: SharedStateStore {
         }
     }
 
-    public func settle(id: String, keys: [String], actual: Int64) async throws -> [SharedBudgetRow] {
-        try await bounded { [self] in
+    public func settle(_ settlements: [SharedSettlement]) async throws -> [SharedBudgetRow] {
+        guard !settlements.isEmpty else { return [] }
+        let keys = settlements.flatMap(\.keys)
+        let owners = settlements.enumerated().flatMap { index, item in Array(repeating: index + 1, count: item.keys.count) }
+        return try await bounded { [self] in
             try await decodeRows(
                 client.query(
-                    "SELECT key, spent, reserved, alerted FROM mm_settle(\(id), \(keys), \(actual))", logger: logger))
+                    """
+                    SELECT key, spent, reserved, alerted FROM mm_settle_many(\(settlements.map(\.id)), \
+                    \(settlements.map(\.actual)), \(keys), \(owners))
+                    """, logger: logger))
         }
     }
 

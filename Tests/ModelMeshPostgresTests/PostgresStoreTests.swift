@@ -92,6 +92,36 @@ extension PostgresTests {
             }
         }
 
+        @Test("Settlements in one batch count each id once and give back what each reservation held")
+        func settleBatch() async throws {
+            let store = PostgresStateStore(settings: try TestPostgres.settings())
+            try await withStore(store) { store in
+                try await store.prepare()
+                let day = ["global|d:2026-12-03"]
+                let model = ["model:m|d:2026-12-03"]
+                for (id, keys, amount) in [("a", day + model, Int64(400)), ("b", day, Int64(300))] {
+                    let result = try await store.reserve(
+                        SharedReservationRequest(id: id, keys: keys, limits: keys.map { _ in 10_000 }, amount: amount))
+                    guard case .reserved = result else { Issue.record("not reserved: \(result)"); return }
+                }
+                // `a` twice in the batch, and a settlement of an id never reserved (fail_open).
+                let rows = try await store.settle([
+                    SharedSettlement(id: "a", keys: day + model + ["global|total"], actual: 250),
+                    SharedSettlement(id: "b", keys: day + ["global|total"], actual: 100),
+                    SharedSettlement(id: "a", keys: day + model + ["global|total"], actual: 250),
+                    SharedSettlement(id: "local", keys: day, actual: 7),
+                ])
+                let byKey = Dictionary(uniqueKeysWithValues: rows.map { ($0.key, $0) })
+                #expect(byKey["global|d:2026-12-03"]?.spent == 357)
+                #expect(byKey["global|d:2026-12-03"]?.reserved == 0)
+                #expect(byKey["model:m|d:2026-12-03"]?.spent == 250)
+                #expect(byKey["model:m|d:2026-12-03"]?.reserved == 0)
+                #expect(byKey["global|total"]?.spent == 350)
+                let replay = try await store.settle([SharedSettlement(id: "b", keys: day, actual: 100)])
+                #expect(replay.first?.spent == 357)
+            }
+        }
+
         @Test("The reservations of a replica that stopped reporting are released after the lease")
         func leaseExpiry() async throws {
             let settings = try TestPostgres.settings()

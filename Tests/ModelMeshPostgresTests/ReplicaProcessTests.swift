@@ -160,6 +160,12 @@ extension PostgresTests {
             for other in outcomes.filter({ $0.status != 200 && $0.status != 402 }).prefix(3) {
                 Issue.record("neither served nor refused for budget: \(other.status) \(other.body)")
             }
+            // Settlements are delivered off the request path: wait for the last of them.
+            try await waitUntil(.seconds(10), "every settlement reached the store") {
+                try await withStore(Self.store(settings)) { store in
+                    try await store.budgetRows(keys: [Self.dayKey()]).first?.reserved == 0
+                }
+            }
             let spent = try await withStore(Self.store(settings)) { store in
                 try await store.budgetRows(keys: [Self.dayKey()]).first
             }
@@ -239,6 +245,12 @@ extension PostgresTests {
             upstream.setDefault(.silence)
             let hanging = (0..<4).map { _ in Task { try? await Self.chat(http, a, timeout: .seconds(60)) } }
             await upstream.waitForRequests(2 + 4)
+            // The first two settlements are delivered off the request path.
+            try await waitUntil(.seconds(5), "the first two requests were settled") {
+                try await withStore(Self.store(settings)) { store in
+                    try await store.budgetRows(keys: [Self.dayKey()]).first?.spent == 1_000_000_000
+                }
+            }
             let held = try await withStore(Self.store(settings)) { store in
                 try await store.budgetRows(keys: [Self.dayKey()]).first
             }
@@ -266,6 +278,12 @@ extension PostgresTests {
                     && Self.memberState(state, model: "vendor.spare") == "standby"
             }
             #expect(try await Self.chat(http, c).status == 200)
+            // Settlements are delivered off the request path, right after the answer.
+            try await waitUntil(.seconds(5), "the new request's settlement reached the store") {
+                try await withStore(Self.store(settings)) { store in
+                    try await store.budgetRows(keys: [Self.dayKey()]).first?.reserved == 0
+                }
+            }
             let after = try await withStore(Self.store(settings)) { store in
                 try await store.budgetRows(keys: [Self.dayKey()]).first
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ModelMesh
 import ModelMeshPostgres
 import ModelMeshTesting
@@ -188,6 +189,7 @@ extension PostgresTests {
                 _ = try await replica.chat()
 
                 // Eight clients keep sending while the database stops and comes back.
+                let servedSoFar = Counter()
                 let load = Task {
                     await withTaskGroup(of: (served: Int, refused: [ModelMeshError]).self) { group in
                         for _ in 0..<8 {
@@ -198,6 +200,7 @@ extension PostgresTests {
                                     do {
                                         _ = try await replica.chat()
                                         served += 1
+                                        servedSoFar.add()
                                     } catch let error as ModelMeshError {
                                         refused.append(error)
                                     } catch {}
@@ -229,6 +232,11 @@ extension PostgresTests {
                 try await waitUntil(.seconds(20), "the replica reconciled with the store") {
                     replica.mesh.sharedStorage?.available == true
                 }
+                // Back to normal: budgeted requests are served again.
+                let atReturn = servedSoFar.value
+                try await waitUntil(.seconds(10), "requests were served after the store came back") {
+                    servedSoFar.value >= atReturn + 3
+                }
                 load.cancel()
                 let (served, refused) = await load.value
                 try await waitUntil(.seconds(20), "the queued settlements were delivered") {
@@ -256,6 +264,13 @@ extension PostgresTests {
             }
         }
     }
+}
+
+/// A count several tasks add to.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }
 
 /// `2026-12-03`: today in UTC.

@@ -214,20 +214,38 @@ final class SharedState: Sendable {
     /// Settlements and releases not delivered yet (those on their way included).
     var pendingCount: Int { outbox.withLock { $0.items.count + $0.inFlight } }
 
-    /// Delivers the outbox in order, a few at a time; what fails stays for the next round.
+    /// Delivers the outbox, oldest first: the settlements of a round in one call (the rows
+    /// every request shares are locked once for all of them), the releases beside it. What
+    /// fails stays for the next round.
     func drainOutbox() async {
         while isAvailable {
             let batch = outbox.withLock { box -> [Pending] in
-                let batch = Array(box.items.prefix(16))
+                let batch = Array(box.items.prefix(Self.outboxBatch))
                 box.items.removeFirst(batch.count)
                 box.inFlight = batch.count
                 return batch
             }
             guard !batch.isEmpty else { return }
-            let failed = await withTaskGroup(of: Pending?.self) { group -> [Pending] in
-                for item in batch { group.addTask { await self.deliver(item) ? nil : item } }
+            var settlements: [SharedSettlement] = []
+            var releases: [String] = []
+            for item in batch {
+                switch item {
+                case .settle(let id, let keys, let actual): settlements.append(SharedSettlement(id: id, keys: keys, actual: actual))
+                case .release(let id): releases.append(id)
+                }
+            }
+            let toSettle = settlements
+            let toRelease = releases
+            let failed = await withTaskGroup(of: [Pending].self) { group -> [Pending] in
+                if !toSettle.isEmpty {
+                    group.addTask {
+                        await self.deliver(toSettle)
+                            ? [] : toSettle.map { .settle(id: $0.id, keys: $0.keys, actual: $0.actual) }
+                    }
+                }
+                for id in toRelease { group.addTask { await self.deliverRelease(id) ? [] : [.release(id: id)] } }
                 var failed: [Pending] = []
-                for await item in group { if let item { failed.append(item) } }
+                for await items in group { failed += items }
                 return failed
             }
             outbox.withLock { box in
@@ -238,18 +256,27 @@ final class SharedState: Sendable {
         }
     }
 
-    private func deliver(_ item: Pending) async -> Bool {
+    /// Settlements and releases one round of the outbox delivers at most.
+    static let outboxBatch = 64
+
+    private func deliver(_ settlements: [SharedSettlement]) async -> Bool {
         do {
-            switch item {
-            case .settle(let id, let keys, let actual):
-                let rows = try await store.settle(id: id, keys: keys, actual: actual)
-                ledger.absorb(rows)
-                for (key, alert) in ledger.alertsDue(rows, now: clock.now()) {
-                    if try await store.claimAlert(key: key) { ledger.raise(alert) }
-                }
-            case .release(let id):
-                try await store.release(id: id)
+            let rows = try await store.settle(settlements)
+            ledger.absorb(rows)
+            for (key, alert) in ledger.alertsDue(rows, now: clock.now()) {
+                if try await store.claimAlert(key: key) { ledger.raise(alert) }
             }
+            markAvailable()
+            return true
+        } catch {
+            markUnavailable(error)
+            return false
+        }
+    }
+
+    private func deliverRelease(_ id: String) async -> Bool {
+        do {
+            try await store.release(id: id)
             markAvailable()
             return true
         } catch {
@@ -374,12 +401,29 @@ final class SharedState: Sendable {
         await task.value
     }
 
-    /// One round: prepare if needed, publish what changed here, apply what changed elsewhere,
-    /// refresh the budget mirror, and deliver the outbox.
+    /// One round: prepare if needed, read what changed elsewhere, share the usage counters,
+    /// apply what was read, refresh the budget mirror, publish what changed here, and
+    /// deliver the outbox.
+    ///
+    /// The order is the consistency promise: a replica shares its usage before it publishes
+    /// the transitions that usage caused, and reads the transitions before the usage, so a
+    /// model seen out for a usage limit is seen with the counts that took it there.
     func sync(health: HealthCoordinator) async {
         do {
             await prepare()
             guard availability.withLock({ $0.prepared }) else { return }
+            let records = try await store.healthRecords()
+            try await syncUsage(health: health)
+            for record in records where record.origin != store.replicaID {
+                let isNew = applied.withLock { map -> Bool in
+                    guard record.version > map[record.key] ?? 0 else { return false }
+                    map[record.key] = record.version
+                    return true
+                }
+                // A change made here meanwhile wins: it is published below.
+                if isNew, !dirty.withLock({ $0.contains(record.key) }) { health.adoptShared(record) }
+            }
+            if ledger.hasLimits { ledger.absorb(try await store.budgetRows(keys: ledger.currentSharedKeys(now: clock.now()))) }
             let keys = dirty.withLock { set -> Set<String> in
                 defer { set.removeAll() }
                 return set
@@ -391,18 +435,6 @@ final class SharedState: Sendable {
                 dirty.withLock { $0.formUnion(keys) }
                 throw error
             }
-            let records = try await store.healthRecords()
-            for record in records where record.origin != store.replicaID {
-                let isNew = applied.withLock { map -> Bool in
-                    guard record.version > map[record.key] ?? 0 else { return false }
-                    map[record.key] = record.version
-                    return true
-                }
-                // A change made here meanwhile wins: it is published next round.
-                if isNew, !dirty.withLock({ $0.contains(record.key) }) { health.adoptShared(record) }
-            }
-            if ledger.hasLimits { ledger.absorb(try await store.budgetRows(keys: ledger.currentSharedKeys(now: clock.now()))) }
-            try await syncUsage(health: health)
             markAvailable()
         } catch {
             if !Task.isCancelled { markUnavailable(error) }

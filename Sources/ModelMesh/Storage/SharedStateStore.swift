@@ -23,9 +23,10 @@ public protocol SharedStateStore: Sendable {
     /// Reserves `request.amount` on every key in one transaction, or on none.
     func reserve(_ request: SharedReservationRequest) async throws -> SharedReservationResult
 
-    /// Adds `actual` to the spend of `keys` and gives back what the reservation `id` held,
-    /// once: a settlement replayed after a lost answer changes nothing.
-    func settle(id: String, keys: [String], actual: Int64) async throws -> [SharedBudgetRow]
+    /// For each settlement, adds `actual` to the spend of its keys and gives back what its
+    /// reservation held, once: a settlement replayed after a lost answer changes nothing.
+    /// Returns the rows of every key involved.
+    func settle(_ settlements: [SharedSettlement]) async throws -> [SharedBudgetRow]
 
     /// Gives back what reservation `id` held; nothing when it is gone already.
     func release(id: String) async throws
@@ -86,6 +87,27 @@ public enum SharedReservationResult: Sendable, Hashable {
     case reserved([SharedBudgetRow])
     /// Refused: `row` is the key whose limit the amount would break, as it stood.
     case refused(SharedBudgetRow)
+}
+
+/// The real cost of one reserved request, for its keys.
+public struct SharedSettlement: Sendable, Hashable {
+    public var id: String
+    public var keys: [String]
+    /// Nano-dollars.
+    public var actual: Int64
+
+    public init(id: String, keys: [String], actual: Int64) {
+        self.id = id
+        self.keys = keys
+        self.actual = actual
+    }
+}
+
+extension SharedStateStore {
+    /// Settles one reservation.
+    public func settle(id: String, keys: [String], actual: Int64) async throws -> [SharedBudgetRow] {
+        try await settle([SharedSettlement(id: id, keys: keys, actual: actual)])
+    }
 }
 
 /// A model's usage in one UTC day (`usage:chat/openai.gpt-4o|d:2026-12-03`): a delta to add,
