@@ -189,3 +189,56 @@ final class RoutingMock: ProviderConnector {
         #expect(f.mesh.budget.spend(of: "global", now: f.clock.now()).reserved == 0)
     }
 }
+
+/// A caller that leaves while a retry waits.
+@Suite struct CancelledRetryWaitTests {
+    /// Real time, but every sleep is announced, so a test knows when a retry is waiting.
+    final class AnnouncingClock: MeshClock {
+        let sleeps: AsyncStream<Duration>
+        private let continuation: AsyncStream<Duration>.Continuation
+        init() { (sleeps, continuation) = AsyncStream.makeStream() }
+        func now() -> Date { Date() }
+        func sleep(for duration: Duration) async throws {
+            continuation.yield(duration)
+            try await Task.sleep(for: duration)
+        }
+    }
+
+    @Test("A caller that leaves while a retry waits is cancelled, and its reservation is given back")
+    func leavingDuringTheRetryWait() async throws {
+        var config = MeshConfiguration()
+        config.observability.connectors = []
+        config.providers = [ProviderConfiguration(id: "p", connector: "mock.v1")]
+        var model = ModelConfiguration(id: "m", provider: "p", capabilities: ["generation.text-generation.chat-completion"])
+        model.pricing = ModelPricing(inputPerMillion: 0, outputPerMillion: 1_000_000)
+        config.models = [model]
+        var pool = PoolConfiguration(id: "chat", models: ["m"])
+        pool.retry.maxAttempts = 3
+        pool.retry.initialDelay = .seconds(60)
+        pool.retry.maxDelay = .seconds(60)
+        config.pools = [pool]
+        config.budget = BudgetLimits(daily: 100)
+        var registry = ProviderRegistry()
+        registry.register(provider: "p", instance: MockProvider(script: [.fail(.serverError, status: 503)]))
+        let clock = AnnouncingClock()
+        let mesh = try Mesh(configuration: config, providers: registry, connectors: [], clock: clock, jitter: { 1 })
+
+        let call = Task {
+            try await mesh.route(ChatCompletionRequest(model: "chat", messages: [.user("hi")], maxTokens: 5))
+        }
+        // Background work may sleep too: wait for the retry's minute.
+        try await withTimeLimit(.seconds(10)) {
+            for await wait in clock.sleeps where wait >= .seconds(30) { break }
+        }
+        #expect(mesh.budget.spend(of: "global", now: Date()).reserved == 5)
+        call.cancel()
+        do {
+            _ = try await call.value
+            Issue.record("a cancelled request was answered")
+        } catch let error as ModelMeshError {
+            #expect(error.code == .cancelled)
+        }
+        #expect(mesh.budget.spend(of: "global", now: Date()).reserved == 0)
+        #expect(mesh.budget.spend(of: "global", now: Date()).daily == 0)
+    }
+}

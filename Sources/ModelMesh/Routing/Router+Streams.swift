@@ -34,7 +34,9 @@ extension Router {
             return ((source, first), nil, opened.rateLimit)
         }
         return OpenedStream(
-            source: source, firstChunks: first, segment: .init(model: model, reservation: reservation, usage: nil))
+            source: source, firstChunks: first, segment: .init(
+                model: model, reservation: reservation, usage: nil,
+                estimatedInputTokens: RequestProfile.estimateTokens(request)))
     }
 
     func stream(_ request: ChatCompletionRequest, options: RoutingOptions) async throws -> RoutedStream {

@@ -115,6 +115,12 @@ final class Router: Sendable {
             deadline: now.adding(pool.configuration.retry.timeout))
     }
 
+    /// The error of a request whose caller went away.
+    func cancelled(_ journey: Journey) -> ModelMeshError {
+        ModelMeshError(
+            .cancelled, "The caller cancelled the request", poolID: journey.pool.id, attempts: journey.attempts)
+    }
+
     /// Runs `call` along the chain with retries and rotation until it succeeds.
     ///
     /// - Parameter call: performs one attempt; returns the value, its usage (nil when
@@ -128,6 +134,10 @@ final class Router: Sendable {
         var queue = journey.inScope(chain, retry.scope)
         var next = 0
         while next < queue.count {
+            // A caller gone before this candidate: nothing is sent for it.
+            if Task.isCancelled {
+                throw cancelled(journey)
+            }
             let candidate = queue[next]
             next += 1
             guard let handle = candidate.handle ?? topology.handles[candidate.modelID], let connector = handle.connector
@@ -199,8 +209,7 @@ final class Router: Sendable {
                     if failure.errorClass == .cancelled || Task.isCancelled {
                         release(reservation)
                         health.abandoned(model, pool: pool)
-                        throw ModelMeshError(
-                            .cancelled, "The caller cancelled the request", poolID: pool.id, attempts: journey.attempts)
+                        throw cancelled(journey)
                     }
                     let latency = clock.now().timeIntervalSince(now)
                     journey.attempts.append(
@@ -221,7 +230,13 @@ final class Router: Sendable {
                     if decision != .rejectPrefillAndRotate { health.failed(model, pool: pool, error: failure) }
                     switch decision {
                     case .retry(let delay):
-                        try await clock.sleep(for: delay)
+                        do {
+                            try await clock.sleep(for: delay)
+                        } catch {
+                            // The caller left while the retry waited: nothing is in flight.
+                            release(reservation)
+                            throw cancelled(journey)
+                        }
                     case .rotate:
                         break attemptLoop
                     case .rotateToLargerWindow:

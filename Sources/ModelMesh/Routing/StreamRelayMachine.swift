@@ -17,7 +17,24 @@ struct StreamRelayMachine {
     struct Segment {
         var model: ModelConfiguration
         var reservation: BudgetLedger.Reservation
+        /// What the upstream reported; nil when the segment ended without a usage report.
         var usage: Usage?
+        /// The estimated prompt this segment was sent (its prefill included).
+        var estimatedInputTokens = 0
+        /// Bytes of content this segment delivered to the caller.
+        var deliveredBytes = 0
+
+        /// What the segment cost: its reported usage, or for a segment that ended without
+        /// one (cut, or abandoned by its caller), its estimated prompt plus the output it
+        /// delivered at four bytes a token; never more than it reserved.
+        var cost: Double? {
+            guard let pricing = model.pricing else { return nil }
+            if let usage { return pricing.cost(of: usage) }
+            let output = deliveredBytes == 0 ? 0 : (deliveredBytes + 3) / 4
+            let estimate = pricing.cost(
+                of: Usage(promptTokens: estimatedInputTokens, completionTokens: output))
+            return min(estimate, reservation.amount)
+        }
     }
 
     /// What to do after the current segment failed.
@@ -62,7 +79,11 @@ struct StreamRelayMachine {
             segments[segments.count - 1].usage = usage
             if chunk.choices.isEmpty, !includeUsage { return nil }
         }
-        for choice in chunk.choices { deliveredText += choice.delta.content ?? "" }
+        for choice in chunk.choices {
+            guard let content = choice.delta.content else { continue }
+            deliveredText += content
+            segments[segments.count - 1].deliveredBytes += content.utf8.count
+        }
         return chunk
     }
 

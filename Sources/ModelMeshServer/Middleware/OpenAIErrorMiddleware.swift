@@ -50,7 +50,8 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
                 "status": "\(rendered.status.code)",
             ]
             switch error {
-            case is ProxyError, is ModelMeshError, is DecodingError, is HTTPError:
+            case is ProxyError, is ModelMeshError, is DecodingError, is HTTPError, is CancellationError:
+                // A CancellationError here is a client that hung up (499) or a shutdown.
                 // Expected outcomes, already described to the client (and in the request log).
                 context.logger.debug(
                     "Request refused", metadata: metadata.merging(["error": "\(rendered.message)"]) { a, _ in a })

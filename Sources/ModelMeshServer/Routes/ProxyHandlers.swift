@@ -72,7 +72,13 @@ struct ProxyHandlers: Sendable {
     ) async throws -> T {
         // Looked up here, not for every request: only routed requests wait on an upstream.
         guard let client = ClientDisconnectWatcher.of(context.channel) else { return try await operation() }
-        if client.isGone { throw CancellationError() }
+        if client.isGone {
+            // Gone before routing began: route it cancelled, so it is logged and counted as a 499
+            // like any other hang-up, and nothing is sent upstream.
+            let cancelled = Task { try await operation() }
+            cancelled.cancel()
+            return try await cancelled.value
+        }
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await operation() }
             group.addTask {
