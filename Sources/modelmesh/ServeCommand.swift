@@ -84,9 +84,12 @@ struct ServeCommand: AsyncParsableCommand {
         if !adminTokens.isEmpty { configuration.proxy.adminTokens = adminTokens.map(Secret.init) }
 
         let metrics = PrometheusConnector()
+        // The connectors' transport carries the proxy's upstream limits.
+        let transport = HTTPTransport(configuration: HTTPTransport.Configuration(limits: configuration.proxy.limits))
+        var providers = ProviderRegistry.builtIn(transport: transport)
+        providers.sharedStateStore = PostgresStateStore.factory
         let mesh = try Mesh(
-            configuration: configuration, providers: .withSharedStorage,
-            observability: .standard(metrics: metrics))
+            configuration: configuration, providers: providers, observability: .standard(metrics: metrics))
         let proxy = configuration.proxy
         var options = ProxyServer.Options()
         options.onServerRunning = { boundPort in
@@ -94,6 +97,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let server = ProxyServer(mesh: mesh, metrics: metrics, options: options, logger: logger)
         try await server.runService()
+        try? await transport.shutdown()
         try? await BuiltInProviders.shutdown()
     }
 
@@ -126,15 +130,6 @@ struct ServeCommand: AsyncParsableCommand {
             "         -d '{\"model\": \"chat-completion\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}'",
         ]
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-    }
-}
-
-extension ProviderRegistry {
-    /// Every built-in vendor, and the PostgreSQL store for `modelmesh.postgres.v1`.
-    static var withSharedStorage: ProviderRegistry {
-        var registry = ProviderRegistry.builtIn
-        registry.sharedStateStore = PostgresStateStore.factory
-        return registry
     }
 }
 

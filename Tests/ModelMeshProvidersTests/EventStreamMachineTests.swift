@@ -234,6 +234,46 @@ struct EventStreamMachineTests {
         #expect(expired.failure?.message.contains("first_token_timeout") == false)
     }
 
+    @Test("A lively stream is cut at max_stream_duration, counted from its head")
+    func maximumDuration() {
+        var m = EventStreamMachine(
+            decoder: WordDecoder(),
+            configuration: .init(
+                headBudget: .seconds(2), idleTimeout: .milliseconds(500), deadlines: nil, errorLimit: 64,
+                carriesOutput: { _ in true }, maxDuration: .seconds(1)))
+        _ = m.requestStarted(at: at(0))
+        _ = m.headReceived(head(.ok), at: at(0))
+        for ms in stride(from: Int64(400), through: 800, by: 400) {
+            #expect(m.bodyPartReceived(ByteBuffer(string: "data: w\n\n"), at: at(ms)).elements == ["w"])
+        }
+        // Data keeps coming, but the idle deadline (1,300) is past the duration limit (1,000).
+        #expect(m.timerFired(.silence, at: at(900)).timer == .arm(.silence, at: at(1000)))
+        let expired = m.timerFired(.silence, at: at(1000))
+        #expect(expired.failure?.errorClass == .timeout)
+        #expect(expired.failure?.message.contains("max_stream_duration") == true)
+        #expect(expired.cancelRequest)
+    }
+
+    @Test("An event larger than max_sse_event fails the stream and closes the connection")
+    func oversizedEvent() {
+        var m = EventStreamMachine(
+            decoder: WordDecoder(),
+            configuration: .init(
+                headBudget: .seconds(2), idleTimeout: .seconds(5), deadlines: nil, errorLimit: 64,
+                carriesOutput: { _ in true }, maxEventSize: 32))
+        _ = m.requestStarted(at: at(0))
+        _ = m.headReceived(head(.ok), at: at(0))
+        #expect(m.bodyPartReceived(ByteBuffer(string: "data: small\n\n"), at: at(10)).elements == ["small"])
+        let big = m.bodyPartReceived(ByteBuffer(string: "data: " + String(repeating: "x", count: 40)), at: at(20))
+        #expect(big.elements.isEmpty)
+        #expect(big.cancelRequest)
+        guard case .failed(let error) = big.streamEnd else {
+            Issue.record("the stream did not fail: \(String(describing: big.streamEnd))")
+            return
+        }
+        #expect(error is SSEParserError)
+    }
+
     @Test("A timer that is not the state's is ignored")
     func staleTimers() {
         var m = streaming(words())

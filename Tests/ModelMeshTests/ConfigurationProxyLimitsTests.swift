@@ -21,6 +21,9 @@ struct ConfigurationProxyLimitsTests {
         #expect(limits.maxHeaderSize == 32 * 1024)
         #expect(limits.maxHeaders == 100)
         #expect(limits.maxConnections == 4096)
+        #expect(limits.maxUpstreamBody == 64 * 1024 * 1024)
+        #expect(limits.maxSSEEvent == 16 * 1024 * 1024)
+        #expect(limits.maxStreamDuration == nil)
         #expect(limits == ProxyConfiguration.Limits())
     }
 
@@ -36,8 +39,14 @@ struct ConfigurationProxyLimitsTests {
                     max_header_size: 16KB
                     max_headers: 20
                     max_connections: 10
+                    max_upstream_body: 2MB
+                    max_sse_event: 64KB
+                    max_stream_duration: 10m
                 """
         let limits = try ConfigurationLoader.parse(yaml: yaml, environment: [:]).proxy.limits
+        #expect(limits.maxUpstreamBody == 2 * 1024 * 1024)
+        #expect(limits.maxSSEEvent == 64 * 1024)
+        #expect(limits.maxStreamDuration == .seconds(600))
         #expect(limits.headTimeout == .seconds(2))
         #expect(limits.idleTimeout == .seconds(300))
         #expect(limits.bodyTimeout == .milliseconds(500))
@@ -67,6 +76,10 @@ struct ConfigurationProxyLimitsTests {
             ("max_headers: many", .wrongType, "max_headers"),
             ("max_connections: -1", .invalidValue, "max_connections"),
             ("max_conections: 5", .unknownKey, "max_conections"),
+            ("max_upstream_body: 10", .invalidValue, "max_upstream_body"),
+            ("max_sse_event: 512", .invalidValue, "max_sse_event"),
+            ("max_stream_duration: 0s", .invalidValue, "max_stream_duration"),
+            ("max_stream_duration: long", .invalidDuration, "max_stream_duration"),
         ])
     func badValues(line: String, kind: ConfigurationIssue.Kind, key: String) {
         let yaml = Self.base + "proxy:\n  limits:\n    \(line)\n"

@@ -422,6 +422,7 @@ extension ConfigurationDecoder {
     ]
     static let proxyLimitKeys = [
         "head_timeout", "idle_timeout", "body_timeout", "max_header_size", "max_headers", "max_connections",
+        "max_upstream_body", "max_sse_event", "max_stream_duration",
     ]
 
     mutating func decodeProxy(_ entry: Entry?) -> ProxyConfiguration {
@@ -483,6 +484,23 @@ extension ConfigurationDecoder {
             }
             result.limits.maxHeaders = int(limits["max_headers"], min: 1) ?? result.limits.maxHeaders
             result.limits.maxConnections = int(limits["max_connections"], min: 1) ?? result.limits.maxConnections
+            // Upstream answers: an event or body under 1 KB would refuse ordinary answers.
+            for (key, keyPath) in [("max_upstream_body", \ProxyConfiguration.Limits.maxUpstreamBody),
+                ("max_sse_event", \ProxyConfiguration.Limits.maxSSEEvent)]
+            {
+                guard let entry = limits[key], let size = byteCount(entry) else { continue }
+                guard size >= 1024 else {
+                    report(
+                        .invalidValue, at: entry.path, "Must be at least 1KB, got \(size) bytes",
+                        hint: "Write a size such as 16MB", mark: entry.node.mark)
+                    continue
+                }
+                result.limits[keyPath: keyPath] = size
+            }
+            if limits["max_stream_duration"] != nil {
+                result.limits.maxStreamDuration = timeout("max_stream_duration", .zero)
+                if result.limits.maxStreamDuration == .zero { result.limits.maxStreamDuration = nil }
+            }
         }
         return result
     }

@@ -621,7 +621,8 @@ public struct ProxyConfiguration: Sendable {
     /// ```yaml
     /// proxy:
     ///   limits: {head_timeout: 10s, idle_timeout: 60s, body_timeout: 30s,
-    ///            max_header_size: 32KB, max_headers: 100, max_connections: 4096}
+    ///            max_header_size: 32KB, max_headers: 100, max_connections: 4096,
+    ///            max_upstream_body: 64MB, max_sse_event: 16MB, max_stream_duration: 10m}
     /// ```
     public struct Limits: Sendable, Hashable {
         /// How long a client has to send a complete request head, from the first byte of the
@@ -639,6 +640,15 @@ public struct ProxyConfiguration: Sendable {
         /// Most client connections open at once; a connection beyond it gets 503
         /// (`too_many_connections`) to its first request and is closed.
         public var maxConnections: Int = 4096
+        /// Largest non-streamed upstream answer accepted; a larger one fails the attempt
+        /// (and the request rotates), so one upstream cannot fill the proxy's memory.
+        public var maxUpstreamBody: Int = 64 * 1024 * 1024
+        /// Largest server-sent event (or line of one) accepted from an upstream stream; a
+        /// larger one breaks the stream like a cut connection.
+        public var maxSSEEvent: Int = 16 * 1024 * 1024
+        /// How long one upstream stream may last, however lively; nil (the default) for no
+        /// limit. A stream cut by it fails over like a stalled one.
+        public var maxStreamDuration: Duration?
 
         public init() {}
     }

@@ -26,6 +26,8 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
         var idleTimeout: Duration
         var deadlines: StreamDeadlines?
         var errorLimit: Int
+        var maxEventSize: Int
+        var maxDuration: Duration?
         /// Scrubs its secrets from stream errors.
         var request: UpstreamRequest
         var carriesOutput: @Sendable (Decoder.Element) -> Bool
@@ -58,7 +60,8 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
         self.elements = elements
         let configuration = Machine.Configuration(
             headBudget: settings.headBudget, idleTimeout: settings.idleTimeout, deadlines: settings.deadlines,
-            errorLimit: settings.errorLimit, carriesOutput: settings.carriesOutput)
+            errorLimit: settings.errorLimit, carriesOutput: settings.carriesOutput,
+            maxEventSize: settings.maxEventSize, maxDuration: settings.maxDuration)
         state = Mutex(State(machine: Machine(decoder: decoder, configuration: configuration)))
     }
 

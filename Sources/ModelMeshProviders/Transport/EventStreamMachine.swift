@@ -35,6 +35,10 @@ struct EventStreamMachine<Decoder: SSEEventDecoder> {
         var errorLimit: Int
         /// Whether an element counts as output for the first-token deadline.
         var carriesOutput: @Sendable (Decoder.Element) -> Bool
+        /// The largest server-sent event (or line) accepted; a larger one fails the stream.
+        var maxEventSize: Int = 16 * 1024 * 1024
+        /// How long the stream may last from its head, however lively (nil: no limit).
+        var maxDuration: Duration? = nil
     }
 
     /// What the request's one timer waits for.
@@ -62,8 +66,9 @@ struct EventStreamMachine<Decoder: SSEEventDecoder> {
     }
 
     struct Streaming {
-        var parser = SSEParser()
+        var parser: SSEParser
         var decoder: Decoder
+        var opened: NIODeadline
         var lastData: NIODeadline
         var lastElement: NIODeadline
         var outputSeen = false
@@ -137,7 +142,10 @@ struct EventStreamMachine<Decoder: SSEEventDecoder> {
             let deadline = now + TimeAmount(max(configuration.headBudget, .seconds(1)))
             return Action(timer: .arm(.errorBody, at: deadline))
         }
-        state = .streaming(Streaming(decoder: decoder, lastData: now, lastElement: now))
+        state = .streaming(
+            Streaming(
+                parser: SSEParser(maxEventSize: configuration.maxEventSize), decoder: decoder, opened: now,
+                lastData: now, lastElement: now))
         var action = checkSilence(at: now)
         action.opener = .open(.stream(head))
         return action
@@ -314,6 +322,12 @@ struct EventStreamMachine<Decoder: SSEEventDecoder> {
                 due = stream.lastElement + TimeAmount(limit)
                 silence = .streamSilent(for: limit, setting: setting)
             }
+        }
+        if let limit = configuration.maxDuration, stream.opened + TimeAmount(limit) < due {
+            due = stream.opened + TimeAmount(limit)
+            silence = ProviderError(
+                .timeout,
+                message: "The upstream stream lasted longer than proxy.limits.max_stream_duration (\(limit.seconds)s)")
         }
         if now >= due {
             state = .finished

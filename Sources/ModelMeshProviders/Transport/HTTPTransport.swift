@@ -36,8 +36,20 @@ public final class HTTPTransport: Sendable {
         public var maximumErrorBodySize: Int = 64 * 1024
         /// The largest successful non-streamed body accepted.
         public var maximumResponseBodySize: Int = 64 * 1024 * 1024
+        /// The largest server-sent event, or line of one, accepted in a stream.
+        public var maximumEventSize: Int = 16 * 1024 * 1024
+        /// How long one upstream stream may last from its head (nil: as long as it is lively).
+        public var maximumStreamDuration: Duration? = nil
 
         public init() {}
+
+        /// The proxy's upstream limits (`proxy.limits.max_upstream_body`, `max_sse_event`,
+        /// `max_stream_duration`) over the defaults.
+        public init(limits: ProxyConfiguration.Limits) {
+            maximumResponseBodySize = limits.maxUpstreamBody
+            maximumEventSize = limits.maxSSEEvent
+            maximumStreamDuration = limits.maxStreamDuration
+        }
     }
 
     /// The configuration the transport was created with.
@@ -280,7 +292,8 @@ extension HTTPTransport {
             decoder: decoder,
             settings: .init(
                 headBudget: headBudget, idleTimeout: idleTimeout, deadlines: deadlines,
-                errorLimit: configuration.maximumErrorBodySize, request: request, carriesOutput: carriesOutput,
+                errorLimit: configuration.maximumErrorBodySize, maxEventSize: configuration.maximumEventSize,
+                maxDuration: configuration.maximumStreamDuration, request: request, carriesOutput: carriesOutput,
                 onInvalidEvent: onInvalidEvent),
             elements: continuation)
         let opening: EventStreamDelegate<Decoder>.Opening
@@ -371,7 +384,8 @@ extension HTTPTransport {
             }
         }
         if error is NIOTooManyBytesError || error is ResponseCollector.TooLarge {
-            return ProviderError(.serverError, message: "The upstream response was larger than allowed")
+            return ProviderError(
+                .serverError, message: "The upstream response was larger than allowed (proxy.limits.max_upstream_body)")
         }
         if error is SSEParserError {
             return ProviderError(.streamInterrupted, message: String(describing: error))
