@@ -34,13 +34,14 @@ struct EventStreamMachineTests {
     func machine<Decoder: SSEEventDecoder>(
         _ decoder: Decoder, headBudget: Duration = .seconds(2), idleTimeout: Duration = .seconds(5),
         deadlines: StreamDeadlines? = nil, errorLimit: Int = 64,
-        carriesOutput: @escaping @Sendable (Decoder.Element) -> Bool = { _ in true }
+        carriesOutput: @escaping @Sendable (Decoder.Element) -> Bool = { _ in true },
+        maxEventSize: Int = 1024, maxDuration: Duration? = nil
     ) -> EventStreamMachine<Decoder> {
         EventStreamMachine(
             decoder: decoder,
             configuration: .init(
                 headBudget: headBudget, idleTimeout: idleTimeout, deadlines: deadlines, errorLimit: errorLimit,
-                carriesOutput: carriesOutput))
+                carriesOutput: carriesOutput, maxEventSize: maxEventSize, maxDuration: maxDuration))
     }
 
     func words(
@@ -236,13 +237,7 @@ struct EventStreamMachineTests {
 
     @Test("A lively stream is cut at max_stream_duration, counted from its head")
     func maximumDuration() {
-        var m = EventStreamMachine(
-            decoder: WordDecoder(),
-            configuration: .init(
-                headBudget: .seconds(2), idleTimeout: .milliseconds(500), deadlines: nil, errorLimit: 64,
-                carriesOutput: { _ in true }, maxDuration: .seconds(1)))
-        _ = m.requestStarted(at: at(0))
-        _ = m.headReceived(head(.ok), at: at(0))
+        var m = streaming(machine(WordDecoder(), idleTimeout: .milliseconds(500), maxDuration: .seconds(1)))
         for ms in stride(from: Int64(400), through: 800, by: 400) {
             #expect(m.bodyPartReceived(ByteBuffer(string: "data: w\n\n"), at: at(ms)).elements == ["w"])
         }
@@ -256,13 +251,7 @@ struct EventStreamMachineTests {
 
     @Test("An event larger than max_sse_event fails the stream and closes the connection")
     func oversizedEvent() {
-        var m = EventStreamMachine(
-            decoder: WordDecoder(),
-            configuration: .init(
-                headBudget: .seconds(2), idleTimeout: .seconds(5), deadlines: nil, errorLimit: 64,
-                carriesOutput: { _ in true }, maxEventSize: 32))
-        _ = m.requestStarted(at: at(0))
-        _ = m.headReceived(head(.ok), at: at(0))
+        var m = streaming(machine(WordDecoder(), maxEventSize: 32))
         #expect(m.bodyPartReceived(ByteBuffer(string: "data: small\n\n"), at: at(10)).elements == ["small"])
         let big = m.bodyPartReceived(ByteBuffer(string: "data: " + String(repeating: "x", count: 40)), at: at(20))
         #expect(big.elements.isEmpty)

@@ -141,7 +141,6 @@ struct HTTPTransportTests {
 
     @Test("proxy.limits bound what an upstream may send: a body over max_upstream_body fails the attempt")
     func upstreamBodyLimit() async throws {
-        let fake = try await FakeUpstream.start()
         var limits = ProxyConfiguration.Limits()
         limits.maxUpstreamBody = 2048
         limits.maxSSEEvent = 4096
@@ -149,25 +148,18 @@ struct HTTPTransportTests {
         let configuration = HTTPTransport.Configuration(limits: limits)
         #expect(configuration.maximumEventSize == 4096)
         #expect(configuration.maximumStreamDuration == .seconds(90))
-        let transport = HTTPTransport(configuration: configuration)
-        do {
-            fake.enqueue(.json("{\"padding\": \"" + String(repeating: "x", count: 4096) + "\"}"), for: "/big")
-            fake.enqueue(.json("{\"padding\": \"" + String(repeating: "x", count: 1024) + "\"}"), for: "/small")
-            let small = try await transport.send(
-                UpstreamRequest(url: fake.url("/small"), body: .init(string: "{}")), budget: .seconds(5))
+        try await Harness.run(transport: configuration) { h in
+            h.fake.enqueue(.json("{\"padding\": \"" + String(repeating: "x", count: 4096) + "\"}"), for: "/big")
+            h.fake.enqueue(.json("{\"padding\": \"" + String(repeating: "x", count: 1024) + "\"}"), for: "/small")
+            let small = try await h.transport.send(
+                UpstreamRequest(url: h.fake.url("/small"), body: .init(string: "{}")), budget: .seconds(5))
             #expect(small.status == 200)
             let big = await #expect(throws: ProviderError.self) {
-                try await transport.send(
-                    UpstreamRequest(url: fake.url("/big"), body: .init(string: "{}")), budget: .seconds(5))
+                try await h.transport.send(
+                    UpstreamRequest(url: h.fake.url("/big"), body: .init(string: "{}")), budget: .seconds(5))
             }
             #expect(big?.message.contains("max_upstream_body") == true)
-        } catch {
-            try await transport.shutdown()
-            try await fake.shutdown()
-            throw error
         }
-        try await transport.shutdown()
-        try await fake.shutdown()
     }
 
     @Test("The fake serves path queues in order, then any-path scripts, defaults, and a 404")

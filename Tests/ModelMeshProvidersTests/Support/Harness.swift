@@ -12,9 +12,11 @@ struct Harness {
     let transport: HTTPTransport
 
     /// Runs `body` with a fresh fake upstream and transport.
-    static func run(_ body: (Harness) async throws -> Void) async throws {
+    static func run(
+        transport configuration: HTTPTransport.Configuration = .init(), _ body: (Harness) async throws -> Void
+    ) async throws {
         let fake = try await FakeUpstream.start()
-        let transport = HTTPTransport()
+        let transport = HTTPTransport(configuration: configuration)
         let harness = Harness(fake: fake, transport: transport)
         do {
             try await body(harness)
