@@ -15,6 +15,10 @@ struct ConfigurationDecoder {
     var interpolator: SecretInterpolator
     /// Where missing secrets should be added, for hints.
     var secretsFile: String?
+    /// Values copied out as JSON so far, aliases expanded: bounded, so that nested anchors
+    /// (an alias bomb) cannot make a small file expand without end.
+    private var copiedValues = 0
+    static let maxCopiedValues = 100_000
 
     init(interpolator: SecretInterpolator) {
         self.interpolator = interpolator
@@ -366,6 +370,16 @@ struct ConfigurationDecoder {
 
     /// Any YAML value as JSON, with references resolved in every string.
     mutating func json(_ node: Node, at path: String) -> JSONValue {
+        copiedValues += 1
+        if copiedValues > Self.maxCopiedValues {
+            if copiedValues == Self.maxCopiedValues + 1 {
+                report(
+                    .invalidValue, at: path,
+                    "Settings expand to more than \(Self.maxCopiedValues) values (YAML aliases repeating anchors)",
+                    hint: "Write the settings out without nested anchors and aliases", mark: node.mark)
+            }
+            return .null
+        }
         switch node {
         case .scalar(let scalar):
             switch Tag.Name(rawValue: node.tag.rawValue) {

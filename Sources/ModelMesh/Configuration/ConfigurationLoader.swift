@@ -72,6 +72,18 @@ public enum ConfigurationLoader {
     static func decode(
         yaml: String, secrets: (any SecretStore)?, environment: [String: String]
     ) -> (configuration: MeshConfiguration, issues: [ConfigurationIssue]) {
+        if let alias = YAMLAliasKeys.first(in: yaml) {
+            return (
+                MeshConfiguration(),
+                [
+                    ConfigurationIssue(
+                        kind: .malformedYAML, path: "", message: "The alias *\(alias.name) is used as a mapping key",
+                        hint: "Write the key out: aliases are not accepted as keys (expanded, they can grow without "
+                            + "bound); quote the text if it is not an alias",
+                        line: alias.line, column: alias.column)
+                ]
+            )
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

@@ -23,10 +23,17 @@ extension Duration {
         return Double(s) + Double(atto) / 1e18
     }
 
-    /// A duration of `seconds` (fractional) seconds.
+    /// A duration of `seconds` (fractional) seconds, at most a century either way (not a
+    /// number: zero). Values read from upstream headers and bodies pass through here, and
+    /// none of them may trap the conversion to whole nanoseconds.
     public static func seconds(_ value: Double) -> Duration {
-        .nanoseconds(Int64((value * 1e9).rounded()))
+        let clamped = value.isNaN ? 0 : Swift.min(Swift.max(value, -centurySeconds), centurySeconds)
+        return .nanoseconds(Int64((clamped * 1e9).rounded()))
     }
+
+    /// A hundred years: longer than anything waits for; far from `Int64.max` nanoseconds, so
+    /// deadlines can still be added to it.
+    static let centurySeconds = 3_155_760_000.0
 }
 
 extension Date {

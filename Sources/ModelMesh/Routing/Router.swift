@@ -270,5 +270,5 @@ final class Router: Sendable {
 
 extension TimeInterval {
     /// The interval as a `Duration` (negative intervals become zero).
-    var duration: Duration { .milliseconds(Int64((Swift.max(0, self) * 1000).rounded(.down))) }
+    var duration: Duration { .seconds(Swift.max(0, self)) }
 }

@@ -171,6 +171,13 @@ public typealias SharedStateStoreFactory = @Sendable (StorageConfiguration) thro
 
 /// Money in the shared ledger: whole nano-dollars.
 enum NanoDollars {
-    static func from(_ usd: Double) -> Int64 { Int64((usd * 1e9).rounded()) }
+    /// Whole nano-dollars, clamped: a cost computed from an upstream's usage report must not
+    /// trap the conversion (a billion dollars is far beyond any limit).
+    static func from(_ usd: Double) -> Int64 {
+        guard usd.isFinite else { return usd > 0 ? maximum : 0 }
+        return Int64((Swift.min(Swift.max(usd, -1e9), 1e9) * 1e9).rounded())
+    }
+
+    static let maximum = Int64(1e18)
     static func usd(_ nanos: Int64) -> Double { Double(nanos) / 1e9 }
 }

@@ -13,12 +13,16 @@ public struct Usage: Sendable, Hashable, Codable {
     public init(promptTokens: Int, completionTokens: Int, totalTokens: Int? = nil, cachedTokens: Int? = nil,
         cacheWriteTokens: Int? = nil)
     {
-        self.promptTokens = promptTokens
-        self.completionTokens = completionTokens
-        self.totalTokens = totalTokens ?? (promptTokens + completionTokens)
-        self.cachedTokens = cachedTokens
-        self.cacheWriteTokens = cacheWriteTokens
+        self.promptTokens = Self.count(promptTokens)
+        self.completionTokens = Self.count(completionTokens)
+        self.totalTokens = Self.count(totalTokens ?? (self.promptTokens + self.completionTokens))
+        self.cachedTokens = cachedTokens.map(Self.count)
+        self.cacheWriteTokens = cacheWriteTokens.map(Self.count)
     }
+
+    /// A token count as reported, within 0...2^40: an upstream's figures are added up in
+    /// counters, and none may overflow them.
+    public static func count(_ value: Int) -> Int { Swift.min(Swift.max(value, 0), 1 << 40) }
 
     enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
@@ -30,13 +34,14 @@ public struct Usage: Sendable, Hashable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        promptTokens = try c.decodeIfPresent(Int.self, forKey: .promptTokens) ?? 0
-        completionTokens = try c.decodeIfPresent(Int.self, forKey: .completionTokens) ?? 0
-        totalTokens = try c.decodeIfPresent(Int.self, forKey: .totalTokens) ?? (promptTokens + completionTokens)
+        promptTokens = Self.count(try c.decodeIfPresent(Int.self, forKey: .promptTokens) ?? 0)
+        completionTokens = Self.count(try c.decodeIfPresent(Int.self, forKey: .completionTokens) ?? 0)
+        totalTokens = Self.count(
+            try c.decodeIfPresent(Int.self, forKey: .totalTokens) ?? (promptTokens + completionTokens))
         if let details = try? c.nestedContainer(keyedBy: DetailsKeys.self, forKey: .promptTokensDetails) {
-            cachedTokens = try details.decodeIfPresent(Int.self, forKey: .cachedTokens)
+            cachedTokens = try details.decodeIfPresent(Int.self, forKey: .cachedTokens).map(Self.count)
         }
-        cacheWriteTokens = try c.decodeIfPresent(Int.self, forKey: .cacheWriteTokens)
+        cacheWriteTokens = try c.decodeIfPresent(Int.self, forKey: .cacheWriteTokens).map(Self.count)
     }
 
     public func encode(to encoder: any Encoder) throws {

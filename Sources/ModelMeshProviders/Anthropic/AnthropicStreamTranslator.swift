@@ -65,7 +65,8 @@ public struct AnthropicStreamTranslator: Sendable {
     /// The usage recorded so far (input from `message_start`, output from `message_delta`).
     public var usage: Usage {
         Usage(
-            promptTokens: inputTokens + (cacheReadTokens ?? 0) + (cacheWriteTokens ?? 0),
+            promptTokens: Usage.count(inputTokens) + Usage.count(cacheReadTokens ?? 0)
+                + Usage.count(cacheWriteTokens ?? 0),
             completionTokens: outputTokens, cachedTokens: cacheReadTokens, cacheWriteTokens: cacheWriteTokens)
     }
 

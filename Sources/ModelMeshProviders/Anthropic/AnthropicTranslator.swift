@@ -310,9 +310,9 @@ public struct AnthropicTranslator: Sendable {
     /// become `cachedTokens` and the writes `cacheWriteTokens`.
     public static func usage(_ usage: JSONValue?) -> Usage? {
         guard let usage, usage.objectValue != nil else { return nil }
-        let cacheRead = usage["cache_read_input_tokens"]?.intValue
-        let cacheWrite = usage["cache_creation_input_tokens"]?.intValue
-        let input = usage["input_tokens"]?.intValue ?? 0
+        let cacheRead = usage["cache_read_input_tokens"]?.intValue.map(Usage.count)
+        let cacheWrite = usage["cache_creation_input_tokens"]?.intValue.map(Usage.count)
+        let input = Usage.count(usage["input_tokens"]?.intValue ?? 0)
         return Usage(
             promptTokens: input + (cacheRead ?? 0) + (cacheWrite ?? 0),
             completionTokens: usage["output_tokens"]?.intValue ?? 0,

@@ -127,6 +127,6 @@ extension GeminiTranslator {
         guard text.hasSuffix("s"), let seconds = Double(text.dropLast()), seconds.isFinite, seconds >= 0 else {
             return nil
         }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
+        return .seconds(seconds)
     }
 }

@@ -416,10 +416,9 @@ public struct GeminiTranslator: Sendable {
     /// `totalTokenCount` → total; `cachedContentTokenCount` → `cachedTokens`.
     public static func usage(_ metadata: JSONValue?) -> Usage? {
         guard let metadata, metadata.objectValue != nil else { return nil }
-        let prompt =
-            (metadata["promptTokenCount"]?.intValue ?? 0) + (metadata["toolUsePromptTokenCount"]?.intValue ?? 0)
-        let completion =
-            (metadata["candidatesTokenCount"]?.intValue ?? 0) + (metadata["thoughtsTokenCount"]?.intValue ?? 0)
+        func count(_ key: String) -> Int { Usage.count(metadata[key]?.intValue ?? 0) }
+        let prompt = count("promptTokenCount") + count("toolUsePromptTokenCount")
+        let completion = count("candidatesTokenCount") + count("thoughtsTokenCount")
         return Usage(
             promptTokens: prompt, completionTokens: completion,
             totalTokens: metadata["totalTokenCount"]?.intValue ?? prompt + completion,

@@ -99,7 +99,7 @@ public final class WebhookConnector: ObservabilityConnector {
         }
 
         static func parseDuration(_ value: JSONValue) -> Duration? {
-            if let seconds = value.doubleValue { return .milliseconds(Int64((seconds * 1000).rounded())) }
+            if let seconds = value.doubleValue { return .seconds(seconds) }
             guard var text = value.stringValue?.trimmingCharacters(in: .whitespaces).lowercased() else { return nil }
             let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
             var factor = 1.0
@@ -109,7 +109,7 @@ public final class WebhookConnector: ObservabilityConnector {
                 break
             }
             guard let number = Double(text), number >= 0 else { return nil }
-            return .milliseconds(Int64((number * factor * 1000).rounded()))
+            return .seconds(number * factor)
         }
     }
 

@@ -27,14 +27,14 @@ struct HeaderFields: Sendable {
     /// `Retry-After`: delay-seconds (integral or fractional) or an HTTP-date relative to `now`.
     func retryAfter(now: Date) -> Duration? {
         guard let raw = self["retry-after"], !raw.isEmpty else { return nil }
-        if let seconds = Double(raw), seconds.isFinite, seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+        if let seconds = Double(raw), seconds.isFinite, seconds >= 0 { return .seconds(seconds) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: raw) else { return nil }
         let seconds = max(0, date.timeIntervalSince(now))
-        return .milliseconds(Int64(seconds * 1000))
+        return .seconds(seconds)
     }
 
     /// An RFC 3339 timestamp header value (with or without fractional seconds).

@@ -88,7 +88,7 @@ public enum RateLimitHeaders {
         if let ms = headers.first(name: "retry-after-ms").flatMap({ Double($0.trimmingASCIIWhitespace()) }),
             ms.isFinite, ms >= 0
         {
-            return .milliseconds(Int64(ms.rounded()))
+            return .seconds(ms / 1000)
         }
         guard let text = headers.first(name: "retry-after").map({ String($0.trimmingASCIIWhitespace()) }), !text.isEmpty else {
             return nil
