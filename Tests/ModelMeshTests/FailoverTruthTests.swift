@@ -104,7 +104,7 @@ import Testing
         }
         let spend = f.mesh.budget.spend(of: "global", now: f.clock.now())
         #expect(spend.reserved == 0)
-        #expect(spend.daily > 0)  // settled: a stream without usage keeps its estimate as spent
+        #expect(spend.daily > 0)  // settled: its estimated prompt and the output it delivered
         let logs = f.recorder.logs.filter { $0.deliveryMode == "streaming" }
         #expect(logs.count == 200)
         #expect(logs.allSatisfy { $0.status == 499 })
