@@ -45,7 +45,7 @@ enum YAMLAliasKeys {
             case 0x23 where previous == 0x0A || i == 0 || isSpace(bytes[i - 1]):
                 // A comment: skip to the end of the line.
                 while i + 1 < bytes.count, bytes[i + 1] != 0x0A { i += 1 }
-            case 0x22, 0x27 where isNodeStart(previous):
+            case 0x22 where isNodeStart(previous), 0x27 where isNodeStart(previous):
                 quote = byte
             case 0x2A where isNodeStart(previous):  // *
                 var end = i + 1
