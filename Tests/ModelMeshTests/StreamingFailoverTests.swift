@@ -114,7 +114,7 @@ import Testing
         #expect(f.recorder.events(.modelRotated).first?.metadata["reason"] == "timeout")
     }
 
-    @Test func streamWithoutUsageIsChargedItsPromptAndWhatItDelivered() async throws {
+    @Test func streamWithoutUsageKeepsItsReservation() async throws {
         let primary = MockProvider(fallback: .stream(["a", "b"], usage: nil))
         let f = try MeshFixture(models: [("a", primary)]) { _ in } configure: { config in
             config.models[0].pricing = ModelPricing(inputPerMillion: 1_000, outputPerMillion: 1_000)
@@ -124,12 +124,7 @@ import Testing
         r.maxTokens = 100
         _ = try await collect(try await f.mesh.routeStream(r).chunks)
         let spent = f.mesh.budget.spend(of: "global", now: f.clock.now()).daily
-        // ~104 tokens reserved at $0.001 each; charged: the estimated prompt and one output
-        // token ("ab"), not the worst case.
-        let reservedAtMost = 0.104 + 0.01
-        #expect(spent > 0.001)
-        #expect(spent < reservedAtMost / 4)
-        #expect(f.mesh.budget.spend(of: "global", now: f.clock.now()).reserved == 0)
+        #expect(spent > 0.1)  // ~104 tokens reserved at $0.001 each, kept as spent
     }
 
     @Test func cancellingTheConsumerStopsTheUpstream() async throws {

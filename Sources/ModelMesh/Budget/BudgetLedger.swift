@@ -177,8 +177,8 @@ public final class BudgetLedger: Sendable {
     }
 
     /// Replaces the reservation with the real cost. With `actual == nil` (the cost is unknown:
-    /// a non-streamed answer without usage) the whole reservation is kept as spent; a stream
-    /// without usage is settled at an estimate of what it delivered instead.
+    /// an answer or a stream that ended without usage) the whole reservation is kept as spent;
+    /// a stream its caller abandoned is settled at an estimate of what it delivered instead.
     ///
     /// - Parameter now: when the request was settled, for the alerts' timestamps.
     /// - Returns: the alerts this settlement raised: each scope whose daily or monthly spend

@@ -134,7 +134,7 @@ final class StreamRelay: @unchecked Sendable {
         guard let settlement = machine.finish(success: success, error: error, status: status) else { return }
         var total = 0.0
         for segment in settlement.segments {
-            let cost = segment.cost
+            let cost = segment.cost(callerLeft: status == 499)
             router.settle(segment.reservation, actual: cost)
             total += cost ?? 0
         }

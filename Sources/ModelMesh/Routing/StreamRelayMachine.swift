@@ -24,12 +24,14 @@ struct StreamRelayMachine {
         /// Bytes of content this segment delivered to the caller.
         var deliveredBytes = 0
 
-        /// What the segment cost: its reported usage, or for a segment that ended without
-        /// one (cut, or abandoned by its caller), its estimated prompt plus the output it
-        /// delivered at four bytes a token; never more than it reserved.
-        var cost: Double? {
+        /// What the segment cost: its reported usage. Without one, the cost is unknown and
+        /// the reservation is kept (nil), unless the caller left: then the upstream was cut
+        /// by us after what it delivered, so the charge is the estimated prompt plus that
+        /// output at four bytes a token, never more than it reserved.
+        func cost(callerLeft: Bool) -> Double? {
             guard let pricing = model.pricing else { return nil }
             if let usage { return pricing.cost(of: usage) }
+            guard callerLeft else { return nil }
             let output = deliveredBytes == 0 ? 0 : (deliveredBytes + 3) / 4
             let estimate = pricing.cost(
                 of: Usage(promptTokens: estimatedInputTokens, completionTokens: output))
