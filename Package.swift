@@ -11,6 +11,13 @@ let package = Package(
         .library(name: "ModelMeshTesting", targets: ["ModelMeshTesting"]),
         .executable(name: "modelmesh", targets: ["modelmesh"]),
     ],
+    traits: [
+        // OTLP trace export (`observability.tracing`) through swift-otel. Without it the
+        // engine still creates spans for a tracer the embedder bootstraps, and the
+        // configuration key is rejected with a hint to build with the trait.
+        .trait(name: "OpenTelemetry", description: "OTLP/HTTP trace export with swift-otel"),
+        .default(enabledTraits: ["OpenTelemetry"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -22,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP/HTTP only: swift-otel's gRPC exporter would add grpc-swift to the build.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // The engine: capability pools, routing, failover, events, configuration, budgets.
@@ -31,6 +41,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // Vendor wire formats over AsyncHTTPClient (the OpenAI-compatible family, Anthropic,
@@ -47,6 +58,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // The OpenAI-compatible proxy: a Hummingbird application over a Mesh, plus the
@@ -66,6 +78,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // Test support shipped to users: scripted mock providers, a controllable clock,
@@ -77,6 +90,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // OTLP trace export (`modelmesh.otel.v1`): bootstraps swift-otel from
+        // `observability.tracing`. Built with the `OpenTelemetry` trait only.
+        .target(
+            name: "ModelMeshOTel",
+            dependencies: [
+                "ModelMesh",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OpenTelemetry"])),
             ]
         ),
         // Shared state for several replicas on PostgreSQL (`modelmesh.postgres.v1`): health,
@@ -97,8 +122,11 @@ let package = Package(
                 "ModelMeshProviders",
                 "ModelMeshServer",
                 "ModelMeshPostgres",
+                "ModelMeshOTel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
@@ -150,6 +178,25 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        // Trace export end to end: the proxy against a fake OTLP/HTTP collector.
+        .testTarget(
+            name: "ModelMeshOTelTests",
+            dependencies: [
+                "ModelMeshOTel",
+                "ModelMeshServer",
+                "ModelMeshProviders",
+                "ModelMeshTesting",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OpenTelemetry"])),
             ]
         ),
     ]

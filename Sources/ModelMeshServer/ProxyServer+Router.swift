@@ -8,6 +8,7 @@ extension ProxyServer {
         "/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/models/{id}", "/ready", "/metrics",
         "/v1/mesh/state", "/v1/mesh/explain", "/v1/mesh/models/{id}/activate", "/v1/mesh/models/{id}/deactivate",
         "/v1/mesh/providers/{id}/activate", "/v1/mesh/providers/{id}/deactivate", "/v1/mesh/events",
+        "/v1/mesh/reload",
     ]
 
     /// Paths that need no token: liveness and readiness probes.
@@ -66,6 +67,7 @@ extension ProxyServer {
             try await h.changeProviderState($0, context: $1, action: "deactivate")
         }
         add(.get, "/v1/mesh/events") { try await h.events($0, context: $1) }
+        add(.post, "/v1/mesh/reload") { try await h.reload($0, context: $1) }
         return routes
     }
 

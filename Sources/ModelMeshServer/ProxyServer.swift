@@ -5,6 +5,7 @@ import ModelMesh
 import ModelMeshProviders
 import NIOCore
 import ServiceLifecycle
+import Tracing
 import UnixSignals
 
 /// The OpenAI-compatible HTTP proxy over a ``Mesh``: a Hummingbird application run as a
@@ -29,6 +30,12 @@ public struct ProxyServer: Service, CustomStringConvertible {
         public var heartbeatInterval: Duration = .seconds(15)
         /// Called with the bound port once the server listens (useful with port 0).
         public var onServerRunning: @Sendable (Int) async -> Void = { _ in }
+        /// Where `POST /v1/mesh/reload` reads the configuration again (nil: the endpoint
+        /// answers that there is nothing to reload from).
+        public var reloader: ConfigurationReloader?
+        /// Where request and attempt spans go; nil: the tracer bootstrapped with
+        /// `InstrumentationSystem`, if any (see `MeshTracing` and `ModelMeshOTel`).
+        public var tracer: (any Tracer)? = nil
 
         public init() {}
     }
@@ -62,10 +69,12 @@ public struct ProxyServer: Service, CustomStringConvertible {
         self.logger = logger
         metrics.seed(from: mesh.describe())
         mesh.events.subscribe(metrics)
-        handlers = ProxyHandlers(
+        var handlers = ProxyHandlers(
             mesh: mesh, bodyLimit: max(1, self.configuration.bodyLimit), metrics: metrics,
             eventStreams: EventStreamHub(), heartbeatInterval: options.heartbeatInterval,
-            modelList: ModelList(configuration: mesh.configuration, created: Date()))
+            modelLists: ModelListCache(created: Date()), reloader: options.reloader, tracer: options.tracer)
+        handlers.authEnabled = !self.configuration.tokens.isEmpty || !self.configuration.adminTokens.isEmpty
+        self.handlers = handlers
     }
 
     /// Builds the mesh from `configuration` and `providers`, then the proxy.

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ModelMesh
 import ModelMeshServer
+import ServiceLifecycle
 import ModelMeshPostgres
 import ModelMeshProviders
 
@@ -34,6 +35,11 @@ struct ServeCommand: AsyncParsableCommand {
         help: "A bearer token for the operator endpoints (activate, deactivate); repeat for several.")
     var adminTokens: [String] = []
 
+    @Flag(
+        name: .long,
+        help: "Reload the configuration file when it changes (as SIGHUP does; an invalid file changes nothing).")
+    var watch = false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: LogLevelArgument = .info
 
@@ -43,6 +49,17 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if tokens.contains(where: \.isEmpty) { throw ValidationError("--token must not be empty") }
         if adminTokens.contains(where: \.isEmpty) { throw ValidationError("--admin-token must not be empty") }
+        if watch && config == nil { throw ValidationError("--watch needs --config FILE: there is no file to watch") }
+    }
+
+    /// The configuration with the command line's flags applied over the file's `proxy:`.
+    static func applyFlags(
+        to configuration: inout MeshConfiguration, host: String?, port: Int?, tokens: [String], adminTokens: [String]
+    ) {
+        if let host { configuration.proxy.host = host }
+        if let port { configuration.proxy.port = port }
+        if !tokens.isEmpty { configuration.proxy.tokens = tokens.map(Secret.init) }
+        if !adminTokens.isEmpty { configuration.proxy.adminTokens = adminTokens.map(Secret.init) }
     }
 
     func run() async throws {
@@ -78,10 +95,8 @@ struct ServeCommand: AsyncParsableCommand {
             demoUpstreams = upstreams
         }
         var configuration = source.configuration
-        if let host { configuration.proxy.host = host }
-        if let port { configuration.proxy.port = port }
-        if !tokens.isEmpty { configuration.proxy.tokens = tokens.map(Secret.init) }
-        if !adminTokens.isEmpty { configuration.proxy.adminTokens = adminTokens.map(Secret.init) }
+        let (host, port, tokens, adminTokens) = (host, port, tokens, adminTokens)
+        Self.applyFlags(to: &configuration, host: host, port: port, tokens: tokens, adminTokens: adminTokens)
 
         let metrics = PrometheusConnector()
         // The connectors' transport carries the proxy's upstream limits.
@@ -91,12 +106,26 @@ struct ServeCommand: AsyncParsableCommand {
         let mesh = try Mesh(
             configuration: configuration, providers: providers, observability: .standard(metrics: metrics))
         let proxy = configuration.proxy
+        let tracing = try Self.traceExport(configuration, logger: logger)
         var options = ProxyServer.Options()
+        options.tracer = tracing.tracer
         options.onServerRunning = { boundPort in
             Self.printBanner(host: proxy.host, port: boundPort, mesh: mesh, auth: !proxy.tokens.isEmpty || !proxy.adminTokens.isEmpty, source: source)
         }
+        // SIGHUP (and with --watch, a change of the file) applies the file again.
+        var reloading: [any Service] = []
+        if case .file(let path) = source.kind {
+            let reloader = ConfigurationReloader(mesh: mesh, source: path) {
+                var configuration = try MeshSource.file(path).configuration
+                Self.applyFlags(to: &configuration, host: host, port: port, tokens: tokens, adminTokens: adminTokens)
+                return configuration
+            }
+            options.reloader = reloader
+            reloading.append(ReloadOnSignalService(reloader: reloader))
+            if watch { reloading.append(ConfigurationWatchService(reloader: reloader, path: path)) }
+        }
         let server = ProxyServer(mesh: mesh, metrics: metrics, options: options, logger: logger)
-        try await server.runService()
+        try await server.makeServiceGroup(services: tracing.services + reloading).run()
         try? await transport.shutdown()
         try? await BuiltInProviders.shutdown()
     }

@@ -105,6 +105,15 @@ struct TestMesh {
     var connectors: [any ObservabilityConnector] = []
 
     func build() throws -> Mesh {
+        let (config, registry) = configuration()
+        // Real time: the proxy runs the mesh's maintenance loops, and on a clock that jumps
+        // ahead at every sleep those loops would push requests past their deadlines.
+        return try Mesh(
+            configuration: config, providers: registry, connectors: connectors, clock: SystemClock(), jitter: { 1 })
+    }
+
+    /// The configuration `build()` uses, and the registry that knows every mock.
+    func configuration() -> (MeshConfiguration, ProviderRegistry) {
         var config = MeshConfiguration()
         var registry = ProviderRegistry()
         for (modelID, mock) in models {
@@ -123,10 +132,7 @@ struct TestMesh {
         config.pools = [chat]
         config.observability.connectors = []
         configure(&config)
-        // Real time: the proxy runs the mesh's maintenance loops, and on a clock that jumps
-        // ahead at every sleep those loops would push requests past their deadlines.
-        return try Mesh(
-            configuration: config, providers: registry, connectors: connectors, clock: SystemClock(), jitter: { 1 })
+        return (config, registry)
     }
 }
 
@@ -136,6 +142,7 @@ let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler()
 /// gracefully and waits for it to stop.
 func withProxy(
     _ testMesh: TestMesh, proxy: (inout ProxyConfiguration) -> Void = { _ in }, logger: Logger = quietLogger,
+    options configureOptions: (inout ProxyServer.Options, Mesh) -> Void = { _, _ in },
     _ body: (ProxyClient) async throws -> Void
 ) async throws {
     let mesh = try testMesh.build()
@@ -151,6 +158,7 @@ func withProxy(
         portContinuation.yield(port)
         portContinuation.finish()
     }
+    configureOptions(&options, mesh)
     let server = ProxyServer(mesh: mesh, configuration: configuration, options: options, logger: logger)
     let group = server.makeServiceGroup(gracefulShutdownSignals: [])
     let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)

@@ -216,3 +216,69 @@ observability:
     finally:
         upstream.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_sighup_reloads_the_file_and_an_invalid_file_changes_nothing():
+    import signal
+
+    upstream = fake_upstream.start()
+
+    def config(models):
+        listed = "".join(f"""
+  fake.{name}:
+    provider: fake
+    capabilities: [chat-completion]""" for name in models)
+        return f"""
+providers:{fake_provider(upstream)}
+models:{listed}
+pools:
+  chat:
+    capability: chat-completion
+observability:
+  routing: {{connector: modelmesh.null.v1}}
+"""
+
+    def wait_for_version(url, version):
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            state = mesh_api(url, "GET", "/v1/mesh/state")
+            if state["config"]["version"] == version:
+                return state
+            time.sleep(0.05)
+        raise AssertionError(f"configuration version {version} never applied")
+
+    workdir = tempfile.mkdtemp(prefix="modelmesh-reload-")
+    try:
+        process, url = start_proxy(config(["ok-model"]), workdir)
+        path = os.path.join(workdir, "modelmesh.yaml")
+        try:
+            client = openai.OpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0)
+            assert wait_for_version(url, 1)["config"]["source"] == path
+
+            with open(path, "w") as f:
+                f.write(config(["ok-model", "second-model"]))
+            process.send_signal(signal.SIGHUP)
+            state = wait_for_version(url, 2)
+            assert [m["model_id"] for m in state["pools"][0]["members"]] == ["fake.ok-model", "fake.second-model"]
+            assert client.chat.completions.create(
+                model="fake.second-model", messages=[{"role": "user", "content": "hi"}]).choices
+
+            # An invalid file: the proxy keeps serving version 2, and the API says why.
+            with open(path, "w") as f:
+                f.write("pools:\n  chat: {strategy: nowhere}\n")
+            process.send_signal(signal.SIGHUP)
+            request = urllib.request.Request(
+                url + "/v1/mesh/reload", method="POST", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(request, timeout=10)
+            assert info.value.code == 400
+            assert "pools.chat.strategy" in info.value.read().decode()
+            assert process.poll() is None
+            assert mesh_api(url, "GET", "/v1/mesh/state")["config"]["version"] == 2
+            assert client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}]).choices
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    finally:
+        upstream.shutdown()
+        shutil.rmtree(workdir, ignore_errors=True)

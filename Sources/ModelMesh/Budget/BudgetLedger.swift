@@ -124,7 +124,8 @@ public final class BudgetLedger: Sendable {
         public var estimate: Double
     }
 
-    private let limits: [ScopeKey: BudgetLimits]
+    private let limitsCell: Mutex<[ScopeKey: BudgetLimits]>
+    private var limits: [ScopeKey: BudgetLimits] { limitsCell.withLock { $0 } }
     private let state = Mutex<[ScopeKey: ScopeState]>([:])
     private let onAlert: (@Sendable (Alert) -> Void)?
 
@@ -132,8 +133,14 @@ public final class BudgetLedger: Sendable {
     ///
     /// - Parameter onAlert: called (outside the ledger's lock) with each alert ``settle(_:actual:now:)`` raises.
     public init(limits: [ScopeKey: BudgetLimits], onAlert: (@Sendable (Alert) -> Void)? = nil) {
-        self.limits = limits.filter { !$0.value.isEmpty }
+        limitsCell = Mutex(limits.filter { !$0.value.isEmpty })
         self.onAlert = onAlert
+    }
+
+    /// Replaces the limits (a configuration reload). Spend and reservations stay: a scope
+    /// keeps what it spent today under its new limit.
+    func replaceLimits(_ limits: [ScopeKey: BudgetLimits]) {
+        limitsCell.withLock { $0 = limits.filter { !$0.value.isEmpty } }
     }
 
     /// A ledger enforcing `limits` that sends each alert to `emitter` as a `warning` trace

@@ -194,7 +194,7 @@ extension ConfigurationDecoder {
             channelOnly += channelConnector(
                 statistics, own: own, channel: .statistics, what: "observability.statistics")
         }
-        if let tracing = mapping(map["tracing"]) {
+        if let tracing = mapping(map["tracing"]), !decodeTraceExport(tracing, into: &result) {
             result.traceMinSeverity = choice(tracing["min_severity"], TraceSeverity.self) ?? result.traceMinSeverity
             channelOnly += channelConnector(
                 tracing, own: ["min_severity"], channel: .traces, what: "observability.tracing")
@@ -437,6 +437,12 @@ extension ConfigurationDecoder {
         guard let name = string(entry) else { return nil }
         let id = Self.observabilityAliases[ConnectorID.normalize(name)] ?? ConnectorID.normalize(name)
         guard ConnectorID.observabilityConnectors.contains(id) else {
+            if id == TraceExportConfiguration.connectorID {
+                report(
+                    .invalidValue, at: entry.path, "Connector \(id) exports traces and is configured on its own",
+                    hint: "Move it to observability.tracing: {connector: \(id), endpoint: ...}", mark: entry.node.mark)
+                return nil
+            }
             let known = ConnectorID.observabilityConnectors.sorted()
             report(
                 .unknownConnector, at: entry.path, "Unknown observability connector '\(name)'",

@@ -41,7 +41,7 @@ extension ConfigurationDecoder {
             document["pools"], models: configuration.models, providers: configuration.providers)
         configuration.storage = decodeStorage(document["storage"])
         configuration.observability = decodeObservability(document["observability"])
-        configuration.discovery = decodeDiscovery(document["discovery"])
+        configuration.discovery = decodeDiscovery(document["discovery"], providers: configuration.providers.map(\.id))
         configuration.proxy = decodeProxy(document["proxy"])
         configuration.budget = decodeBudget(document["budget"])
         if let connectors = mapping(document["connectors"]) {
@@ -330,16 +330,20 @@ extension ConfigurationDecoder {
     // MARK: Discovery
 
     static let discoveryConnectors = ["modelmesh.registry-sync.v1", "modelmesh.health-monitor.v1"]
-    static let syncKeys = ["enabled", "interval", "auto_register", "on_new_model", "on_deprecated_model"]
+    static let syncKeys = [
+        "enabled", "interval", "auto_register", "on_new_model", "on_deprecated_model", "providers", "capabilities",
+    ]
     static let healthKeys = ["enabled", "interval", "failure_threshold"]
     static let unsupportedDiscoveryKeys = [
-        "providers": "Every enabled provider is synced and probed; disable a provider with `enabled: false`",
+        "providers":
+            "Every enabled provider is probed (`discovery.sync.providers` limits syncing only); "
+            + "disable a provider with `enabled: false`",
         "timeout": "Each health probe is bounded by its provider's `timeout`; remove the key",
         "probe_method": "Health probes use each connector's own check; remove the key",
         "cache_ttl": "Listings are not cached; remove the key",
     ]
 
-    mutating func decodeDiscovery(_ entry: Entry?) -> DiscoveryConfiguration {
+    mutating func decodeDiscovery(_ entry: Entry?, providers known: [String] = []) -> DiscoveryConfiguration {
         var result = DiscoveryConfiguration()
         guard let map = mapping(entry) else { return result }
         checkKeys(
@@ -375,20 +379,24 @@ extension ConfigurationDecoder {
             }
         }
         for sync in syncBlocks {
-            checkKeys(sync, known: Self.syncKeys, unsupported: Self.unsupportedDiscoveryKeys, in: "discovery sync")
+            checkKeys(
+                sync, known: Self.syncKeys, unsupported: Self.unsupportedDiscoveryKeys.filter { $0.key != "providers" },
+                in: "discovery sync")
             // A present block is on unless it says otherwise.
             result.syncEnabled = bool(sync["enabled"]) ?? true
             result.syncInterval = duration(sync["interval"]) ?? result.syncInterval
-            onlySupported(
-                sync["auto_register"], values: ["false", "no", "off"], in: "discovery sync",
-                hint: "New models are reported (discovery_models_updated), not added to pools; "
-                    + "remove the key or set `auto_register: false`")
-            for key in ["on_new_model", "on_deprecated_model"] {
-                onlySupported(
-                    sync[key], values: ["notify"], in: "discovery sync",
-                    hint:
-                        "Changes are reported as discovery_models_updated events; remove the key or set `\(key): notify`"
-                )
+            decodeSyncActions(sync, into: &result)
+            if let names = strings(sync["providers"]) {
+                for (name, entry) in names where !known.contains(name) {
+                    report(
+                        .undefinedReference, at: entry.path, "discovery.sync.providers names unknown provider '\(name)'",
+                        hint: NameSuggestion.hint(for: name, in: known, otherwise: "Define '\(name)' under providers"),
+                        mark: entry.node.mark)
+                }
+                result.syncProviders = names.map(\.value)
+            }
+            if let field = sync["capabilities"], let rules = list(field) {
+                result.capabilityRules = rules.compactMap { decodeCapabilityRule($0, providers: known) }
             }
         }
         for health in healthBlocks {
@@ -399,6 +407,70 @@ extension ConfigurationDecoder {
             result.healthFailureThreshold = int(health["failure_threshold"], min: 1) ?? result.healthFailureThreshold
         }
         return result
+    }
+
+    /// `auto_register` / `on_new_model` (two spellings of one switch) and `on_deprecated_model`.
+    private mutating func decodeSyncActions(_ sync: YAMLMapping, into result: inout DiscoveryConfiguration) {
+        let auto = bool(sync["auto_register"])
+        var onNew: Bool?
+        if let entry = sync["on_new_model"], let (raw, value) = scalar(entry) {
+            switch value.lowercased() {
+            case "register": onNew = true
+            case "notify": onNew = false
+            default:
+                report(
+                    .invalidValue, at: entry.path, "Unknown on_new_model action '\(raw)'",
+                    hint: "Use `register` (add new models to the pools of their capability) or `notify` (only report them)",
+                    mark: entry.node.mark)
+            }
+        }
+        if let auto, let onNew, auto != onNew, let entry = sync["on_new_model"] {
+            report(
+                .invalidValue, at: entry.path,
+                "on_new_model: \(onNew ? "register" : "notify") contradicts auto_register: \(auto)",
+                hint: "Keep one of the two keys", mark: entry.node.mark)
+        }
+        result.autoRegister = auto ?? onNew ?? false
+        if let entry = sync["on_deprecated_model"], let (raw, value) = scalar(entry) {
+            // `notify` is the reference name of `keep`: the change is reported either way.
+            if let action = DeprecatedModelAction(rawValue: value == "notify" ? "keep" : value.lowercased()) {
+                result.onDeprecatedModel = action
+            } else {
+                report(
+                    .invalidValue, at: entry.path, "Unknown on_deprecated_model action '\(raw)'",
+                    hint: "Use keep (or notify), deactivate or remove", mark: entry.node.mark)
+            }
+        }
+    }
+
+    /// One `discovery.sync.capabilities` entry: `{match: "gpt-*", capabilities: [chat-completion], provider: openai}`.
+    private mutating func decodeCapabilityRule(_ item: Entry, providers known: [String]) -> DiscoveryCapabilityRule? {
+        guard let map = mapping(item.node, at: item.path) else { return nil }
+        checkKeys(map, known: ["match", "capabilities", "provider"], in: "discovery capability rule")
+        guard let match = string(map["match"]), !match.isEmpty else {
+            report(
+                .missingValue, at: item.path, "A capability rule needs `match`, a model name pattern",
+                hint: "For example `match: \"gpt-*\"`", mark: item.node.mark)
+            return nil
+        }
+        let capabilities = (strings(map["capabilities"]) ?? []).compactMap { capabilityPath($0.value, entry: $0.entry) }
+        guard !capabilities.isEmpty else {
+            report(
+                .missingValue, at: item.path, "The capability rule for '\(match)' names no capabilities",
+                hint: "Add `capabilities: [chat-completion]`", mark: item.node.mark)
+            return nil
+        }
+        var provider: String?
+        if let entry = map["provider"], let name = string(entry) {
+            if !known.contains(name) {
+                report(
+                    .undefinedReference, at: entry.path, "The capability rule names unknown provider '\(name)'",
+                    hint: NameSuggestion.hint(for: name, in: known, otherwise: "Define '\(name)' under providers"),
+                    mark: entry.node.mark)
+            }
+            provider = name
+        }
+        return DiscoveryCapabilityRule(match: match, capabilities: capabilities, provider: provider)
     }
 
     private mutating func discoveryConnector(_ entry: Entry) -> String? {

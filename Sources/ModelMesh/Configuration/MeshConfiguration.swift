@@ -51,7 +51,7 @@ public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
 /// One provider: a connector type plus its endpoint and credentials.
 ///
 /// Two providers with the same connector are two providers (two keys, two endpoints).
-public struct ProviderConfiguration: Sendable {
+public struct ProviderConfiguration: Sendable, Equatable {
     /// The provider id, as models reference it.
     public var id: String
     /// The connector ID, normalized (e.g. `openai.llm.v1`).
@@ -163,7 +163,7 @@ public struct ModelPricing: Sendable, Hashable {
 }
 
 /// One model: what it is called, who serves it, what it can do, what it costs.
-public struct ModelConfiguration: Sendable {
+public struct ModelConfiguration: Sendable, Equatable {
     /// The model id, conventionally `vendor.name`.
     public var id: String
     /// The name sent on the wire (default: the text after the first dot of the id).
@@ -337,7 +337,7 @@ public enum BalanceMode: String, Sendable, Codable, CaseIterable {
 }
 
 /// A capability pool: the models that can serve a capability and how to choose among them.
-public struct PoolConfiguration: Sendable {
+public struct PoolConfiguration: Sendable, Equatable {
     /// The pool id: the virtual model name clients send.
     public var id: String
     /// A capability alias or dotted path; members are the models covering it.
@@ -441,7 +441,7 @@ public enum SyncPolicy: String, Sendable, Codable, CaseIterable {
 /// gets the local-file store unless it names another connector or `sync_policy: in-memory`;
 /// `modelmesh serve` also persists when the file has no `storage:` section at all
 /// (``isConfigured`` tells the two apart).
-public struct StorageConfiguration: Sendable {
+public struct StorageConfiguration: Sendable, Equatable {
     /// `modelmesh.memory.v1` or `modelmesh.local-file.v1`.
     public var connector: String = "modelmesh.memory.v1"
     /// The state directory of the local-file store (default `.modelmesh` under the working
@@ -531,7 +531,7 @@ public struct PostgresStorageSettings: Sendable, Hashable {
 }
 
 /// One observability connector, the channels it receives and the events among them.
-public struct ObservabilityConnectorConfiguration: Sendable {
+public struct ObservabilityConnectorConfiguration: Sendable, Equatable {
     /// The connector ID, e.g. `modelmesh.local-file.v1`.
     public var connector: String
     /// Event types delivered to it (`nil`: all).
@@ -555,7 +555,7 @@ public struct ObservabilityConnectorConfiguration: Sendable {
 }
 
 /// The four observability channels.
-public struct ObservabilityConfiguration: Sendable {
+public struct ObservabilityConfiguration: Sendable, Equatable {
     /// The configured connectors (default: the console).
     public var connectors: [ObservabilityConnectorConfiguration] = [.init(connector: "modelmesh.console.v1")]
     public var logLevel: RequestLogLevel = .metadata
@@ -567,12 +567,14 @@ public struct ObservabilityConfiguration: Sendable {
     /// The statistics scopes flushed to connectors (`statistics.scopes`; default all three).
     public var statisticsScopes: Set<StatisticsScopeKind> = Set(StatisticsScopeKind.allCases)
     public var traceMinSeverity: TraceSeverity = .info
+    /// OTLP trace export (`observability.tracing` with `connector: modelmesh.otel.v1`); nil: off.
+    public var tracing: TraceExportConfiguration?
 
     public init() {}
 }
 
 /// Background discovery and provider health probing.
-public struct DiscoveryConfiguration: Sendable {
+public struct DiscoveryConfiguration: Sendable, Equatable {
     public var syncEnabled: Bool = false
     public var syncInterval: Duration = .seconds(3600)
     public var healthEnabled: Bool = false
@@ -582,12 +584,63 @@ public struct DiscoveryConfiguration: Sendable {
     public var healthTimeout: Duration = .seconds(10)
     /// Consecutive failed probes that deactivate a provider.
     public var healthFailureThreshold: Int = 3
+    /// Models a provider newly lists join the pools whose capability they serve
+    /// (`sync.auto_register`, or `sync.on_new_model: register`).
+    public var autoRegister: Bool = false
+    /// What happens to a model its provider no longer lists (`sync.on_deprecated_model`).
+    public var onDeprecatedModel: DeprecatedModelAction = .keep
+    /// The providers synced (`sync.providers`; nil: every enabled provider).
+    public var syncProviders: [String]?
+    /// Capabilities of newly listed models, by name pattern (`sync.capabilities`); the first
+    /// matching rule wins, then the vendor catalogue.
+    public var capabilityRules: [DiscoveryCapabilityRule] = []
 
     public init() {}
 }
 
+/// What discovery does with a model its provider stopped listing.
+public enum DeprecatedModelAction: String, Sendable, CaseIterable {
+    /// Report it (`discovery_models_updated`) and leave it where it is.
+    case keep
+    /// Take it out of routing in every pool (reason `deprecated`) until it is listed again
+    /// or activated by hand.
+    case deactivate
+    /// Remove it from every pool (`pool_membership_changed`).
+    case remove
+}
+
+/// `discovery.sync.capabilities` entry: models whose wire name matches ``match`` (a pattern
+/// where `*` stands for any text) serve ``capabilities``.
+public struct DiscoveryCapabilityRule: Sendable, Equatable {
+    public var match: String
+    /// Full dotted capability paths.
+    public var capabilities: [String]
+    /// Only models of this provider (nil: any).
+    public var provider: String?
+
+    public init(match: String, capabilities: [String], provider: String? = nil) {
+        self.match = match
+        self.capabilities = capabilities
+        self.provider = provider
+    }
+
+    /// Whether `name` matches the pattern (`*` matches any run of characters).
+    public func matches(_ name: String) -> Bool {
+        let parts = match.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 else { return name == match }
+        var rest = Substring(name)
+        guard let first = parts.first, rest.hasPrefix(first) else { return false }
+        rest = rest.dropFirst(first.count)
+        for part in parts.dropFirst().dropLast() where !part.isEmpty {
+            guard let range = rest.range(of: part) else { return false }
+            rest = rest[range.upperBound...]
+        }
+        return rest.hasSuffix(parts.last ?? "")
+    }
+}
+
 /// The OpenAI-compatible proxy (`modelmesh serve`).
-public struct ProxyConfiguration: Sendable {
+public struct ProxyConfiguration: Sendable, Equatable {
     public var host: String = "127.0.0.1"
     public var port: Int = 8080
     /// Accepted bearer tokens (empty, with no ``adminTokens`` either: no auth).

@@ -42,6 +42,8 @@ public final class EventEmitter: Sendable {
 
     /// Publishes `event` to every subscriber whose filter accepts its type.
     public func emit(_ event: RoutingEvent) {
+        // An event a traced request caused also becomes an event of its span.
+        ActiveSpan.record(event)
         let current = subscriptions.withLock { $0 }
         for subscription in current {
             guard subscription.channels.contains(.events) else { continue }

@@ -8,6 +8,8 @@ public struct MeshDescription: Sendable, Codable {
     public var budgets: [BudgetStatus]
     /// The store shared with other replicas; absent for one process.
     public var storage: StorageDescription?
+    /// The configuration version in force and when it was loaded.
+    public var config: ConfigurationVersion?
 }
 
 /// The shared store as `/v1/mesh/state` shows it.
@@ -184,7 +186,8 @@ extension Mesh {
                 outages: s.outages, unavailableSince: s.unavailableSince, error: s.error, pendingWrites: s.pendingWrites,
                 onUnavailable: s.onUnavailable.rawValue)
         }
-        return MeshDescription(pools: pools, providers: providers, budgets: budgets, storage: storage)
+        return MeshDescription(
+            pools: pools, providers: providers, budgets: budgets, storage: storage, config: configurationVersion)
     }
 
     /// The dry run of `request`: the pool, the models filtered out and why, and the

@@ -38,12 +38,21 @@ extension Mesh {
             if let shared = health.shared {
                 group.addTask { await shared.run(health: self.health) }
             }
-            let intervals = topology.pools.compactMap(\.configuration.recovery.probeInterval)
-            if let interval = intervals.min() {
-                group.addTask {
-                    await self.repeating(every: interval) { await self.probeStandbyModels() }
-                }
+            group.addTask { await self.probeStandbyModelsPeriodically() }
+        }
+    }
+
+    /// Background recovery probes every `recovery.probe_interval` (the shortest of the
+    /// pools'), read again after each round and each reload; with none configured, waits
+    /// for a reload that configures one.
+    func probeStandbyModelsPeriodically() async {
+        while !Task.isCancelled {
+            guard let interval = topology.pools.compactMap(\.configuration.recovery.probeInterval).min() else {
+                await topologyChanged.wait()
+                continue
             }
+            do { try await clock.sleep(for: interval) } catch { return }
+            await probeStandbyModels()
         }
     }
 

@@ -12,8 +12,20 @@ import Synchronization
 /// print(reply.text)
 /// ```
 public final class Mesh: Sendable {
-    /// The configuration the mesh was built from.
-    public let configuration: MeshConfiguration
+    /// The configuration the mesh runs on: the one it was built from, or the last one
+    /// ``reload(_:source:)`` applied.
+    public var configuration: MeshConfiguration { loaded.withLock { $0.configuration } }
+    /// The configuration in force, its version and when it was applied.
+    let loaded: Mutex<LoadedConfiguration>
+    /// Serializes reloads and discovery changes to the topology.
+    let reloading = Mutex<Void>(())
+    /// Providers and models how the configuration names them, before discovery added any.
+    let declared: Mutex<MeshConfiguration>
+    /// Connectors replaced by a reload, shut down with the mesh (requests that started
+    /// before the reload may still be using them).
+    let retiredConnectors = Mutex<[any ProviderConnector]>([])
+    /// Signalled after every topology change.
+    let topologyChanged = ChangeSignal()
     /// Lifecycle events; subscribe connectors or iterate ``EventEmitter/events``.
     public let events: EventEmitter
     /// Per-scope request statistics.
@@ -24,8 +36,13 @@ public final class Mesh: Sendable {
     let storage: (any StateStorage)?
     /// The last model listing seen per provider, for discovery sync.
     let discoveryState = Mutex<[String: Set<String>]>([:])
-    /// The compiled configuration.
-    let topology: MeshTopology
+    /// Models discovery registered or removed, kept across reloads.
+    let discoveredModels = Mutex(DiscoveredModels())
+    /// The compiled configuration, replaced whole by a reload.
+    let topologyCell: TopologyCell
+    var topology: MeshTopology { topologyCell.current }
+    let providerRegistry: ProviderRegistry
+    let strategyRegistry: StrategyRegistry
     /// The one owner of model and provider state changes.
     let health: HealthCoordinator
     let router: Router
@@ -56,7 +73,10 @@ public final class Mesh: Sendable {
         clock: any MeshClock = SystemClock(), jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.5...1) },
         storage: (any StateStorage)? = nil, sharedStore: (any SharedStateStore)? = nil
     ) throws {
-        self.configuration = configuration
+        loaded = Mutex(LoadedConfiguration(configuration: configuration, version: 1, loadedAt: clock.now(), source: nil))
+        declared = Mutex(configuration)
+        providerRegistry = providers
+        strategyRegistry = strategies
         self.clock = clock
         let emitter = EventEmitter()
         for (connector, filter) in try (observability ?? providers.observability).makeConnectors(
@@ -70,7 +90,8 @@ public final class Mesh: Sendable {
         statistics = stats
 
         let topology = try MeshTopology.compile(configuration, providers: providers, strategies: strategies)
-        self.topology = topology
+        let cell = TopologyCell(topology)
+        topologyCell = cell
         let ledger = BudgetLedger(limits: topology.budgetLimits, emitter: emitter)
         budget = ledger
         let storage = storage ?? Self.makeStorage(configuration.storage)
@@ -79,7 +100,7 @@ public final class Mesh: Sendable {
             SharedState(store: $0, settings: configuration.storage, ledger: ledger, clock: clock)
         }
         health = HealthCoordinator(
-            topology: topology, emitter: emitter, statistics: stats, clock: clock,
+            topology: cell, emitter: emitter, statistics: stats, clock: clock,
             stateChanged: StateChangeSignal(enabled: storage != nil && configuration.storage.syncPolicy == .immediate),
             shared: shared)
         let recorder = RequestRecorder(
@@ -90,7 +111,7 @@ public final class Mesh: Sendable {
                 traceMinSeverity: configuration.observability.traceMinSeverity),
             emitter: emitter, statistics: stats, clock: clock)
         router = Router(
-            topology: topology, health: health, ledger: ledger, recorder: recorder, clock: clock, jitter: jitter)
+            topology: cell, health: health, ledger: ledger, recorder: recorder, clock: clock, jitter: jitter)
 
         do { try restoreState() } catch {
             logger.warning(
@@ -225,5 +246,6 @@ public final class Mesh: Sendable {
         events.flush(statistics.snapshot())
         await events.shutdown()
         for connector in topology.connectors.values { await connector.shutdown() }
+        for connector in retiredConnectors.withLock({ $0 }) { await connector.shutdown() }
     }
 }

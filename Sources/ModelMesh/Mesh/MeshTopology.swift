@@ -1,4 +1,25 @@
 import Foundation
+import Synchronization
+
+/// The mesh's current ``MeshTopology``, replaced whole by a reload. Readers take a copy
+/// (a handful of reference counts) and keep using it: a request resolved on one topology
+/// finishes on it.
+final class TopologyCell: Sendable {
+    private let value: Mutex<MeshTopology>
+
+    init(_ topology: MeshTopology) { value = Mutex(topology) }
+
+    var current: MeshTopology { value.withLock { $0 } }
+
+    /// Swaps in `topology`; returns the one it replaced.
+    func replace(with topology: MeshTopology) -> MeshTopology {
+        value.withLock { current in
+            let old = current
+            current = topology
+            return old
+        }
+    }
+}
 
 /// The compiled configuration of a mesh: pools with their members resolved to handles,
 /// one-model routes, connectors, provider states, the capability tree and the budget
@@ -26,8 +47,16 @@ struct MeshTopology: Sendable {
     var allPools: [CapabilityPool] { pools + Array(modelRoutes.values) }
 
     /// Compiles a configuration, collecting every problem before failing.
+    ///
+    /// With `previous` (a reload), what still applies is carried over instead of built
+    /// anew: the connector of a provider whose settings are unchanged (and with it its
+    /// connections), the health of a provider whose endpoint and credentials are unchanged,
+    /// and, in pools that keep their id, the health, cooldowns, usage counters and latency
+    /// of members that keep their model id and provider, and the strategy's state when the
+    /// strategy is unchanged.
     static func compile(
-        _ configuration: MeshConfiguration, providers: ProviderRegistry, strategies: StrategyRegistry
+        _ configuration: MeshConfiguration, providers: ProviderRegistry, strategies: StrategyRegistry,
+        previous: MeshTopology? = nil
     ) throws -> MeshTopology {
         var problems: [String] = []
         var tree = CapabilityTree.standard
@@ -54,12 +83,28 @@ struct MeshTopology: Sendable {
 
         var connectors: [String: any ProviderConnector] = [:]
         for provider in enabledProviders {
+            if let previous, previous.providerConfigs[provider.id] == provider,
+                let kept = previous.connectors[provider.id]
+            {
+                connectors[provider.id] = kept
+                continue
+            }
             do { connectors[provider.id] = try providers.make(provider) } catch {
                 problems.append("providers.\(provider.id): \(error)")
             }
         }
 
-        let providerHealth = Dictionary(uniqueKeysWithValues: enabledProviders.map { ($0.id, ProviderHealth(id: $0.id)) })
+        let providerHealth = Dictionary(
+            uniqueKeysWithValues: enabledProviders.map { provider in
+                // A provider whose endpoint or key changed starts fresh: its old outage says
+                // nothing about the new credentials.
+                if let previous, previous.providerFingerprints[provider.id] == ProviderFingerprint.of(provider),
+                    let kept = previous.providerHealth[provider.id]
+                {
+                    return (provider.id, kept)
+                }
+                return (provider.id, ProviderHealth(id: provider.id))
+            })
         let timeouts = Dictionary(enabledProviders.map { ($0.id, $0.timeout) }, uniquingKeysWith: { a, _ in a })
         let handles = models.mapValues { model in
             ModelHandle(
@@ -69,7 +114,9 @@ struct MeshTopology: Sendable {
 
         var pools: [CapabilityPool] = []
         for pool in configuration.pools {
-            guard let strategy = strategies.make(for: pool) else {
+            let before = previous?.poolsByID[pool.id]
+            let reusable = before.flatMap { $0.configuration.apartFromMembers == pool.apartFromMembers ? $0.strategy : nil }
+            guard let strategy = reusable ?? strategies.make(for: pool) else {
                 problems.append("pools.\(pool.id).strategy: unknown strategy '\(pool.strategy)'")
                 continue
             }
@@ -94,6 +141,10 @@ struct MeshTopology: Sendable {
             routes[model.id] = CapabilityPool(
                 configuration: single, capabilityPath: model.capabilities.first,
                 models: [handles[model.id]].compactMap { $0 }, strategy: StickUntilFailureStrategy())
+        }
+        if let previous {
+            for pool in pools { if let old = previous.poolsByID[pool.id] { pool.adoptState(of: old) } }
+            for (id, route) in routes { if let old = previous.modelRoutes[id] { route.adoptState(of: old) } }
         }
 
         var limits: [BudgetLedger.ScopeKey: BudgetLimits] = [:]
@@ -181,5 +232,18 @@ struct MeshTopology: Sendable {
                 ? "GET /v1/models lists what this mesh serves"
                 : "Did you mean \(nearest.map { "'\($0)'" }.joined(separator: ", "))?",
             suggestions: nearest)
+    }
+}
+
+extension PoolConfiguration {
+    /// The pool's settings without its membership. A rotation strategy is built from these;
+    /// while a reload leaves them unchanged, the strategy keeps its state (a session's model,
+    /// a round-robin position).
+    var apartFromMembers: PoolConfiguration {
+        var copy = self
+        copy.capability = nil
+        copy.models = nil
+        copy.providers = nil
+        return copy
     }
 }

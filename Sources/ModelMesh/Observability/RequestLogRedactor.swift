@@ -31,6 +31,14 @@ public struct RequestLogRedactor: Sendable {
     public var maxPayloadBytes: Int?
     private var knownSecrets: [String]
 
+    /// A copy that also masks `secrets` (keys a configuration reload brought in; the old
+    /// ones stay masked).
+    func adding(secrets: [String]) -> RequestLogRedactor {
+        var copy = self
+        copy.knownSecrets = Set((knownSecrets + secrets).filter { $0.count >= 4 }).sorted { $0.count > $1.count }
+        return copy
+    }
+
     /// Ends text cut by ``maxPayloadBytes``.
     public static let cutMarker = "…[truncated]"
 

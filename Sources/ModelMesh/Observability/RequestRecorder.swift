@@ -4,16 +4,22 @@ import Synchronization
 /// Writes what happened to each request: its request log entry (redacted, at the
 /// configured level), its statistics, and traces above the configured severity.
 final class RequestRecorder: Sendable {
-    let settings: RequestLogSettings
+    private let settingsCell: Mutex<RequestLogSettings>
+    var settings: RequestLogSettings { settingsCell.withLock { $0 } }
     let emitter: EventEmitter
     let statistics: StatisticsCollector
     let clock: any MeshClock
 
     init(settings: RequestLogSettings, emitter: EventEmitter, statistics: StatisticsCollector, clock: any MeshClock) {
-        self.settings = settings
+        settingsCell = Mutex(settings)
         self.emitter = emitter
         self.statistics = statistics
         self.clock = clock
+    }
+
+    /// Masks `secrets` too from now on (a reload resolved new keys).
+    func addSecrets(_ secrets: [String]) {
+        settingsCell.withLock { $0.redactor = $0.redactor.adding(secrets: secrets) }
     }
 
     /// Sends a trace to the connectors when its severity passes the configured minimum.

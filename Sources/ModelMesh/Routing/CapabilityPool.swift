@@ -25,6 +25,13 @@ public final class CapabilityPool: Sendable {
     }
 
     private let members: Mutex<[Member]>
+    /// Set when a reload replaced this pool: outcomes of requests still running on it are
+    /// recorded on its successor (the pool with the same id in the new topology).
+    private let retired = Atomic<Bool>(false)
+
+    var isRetired: Bool { retired.load(ordering: .relaxed) }
+
+    func retire() { retired.store(true, ordering: .relaxed) }
 
     init(configuration: PoolConfiguration, capabilityPath: String?, models: [ModelHandle],
         strategy: any RotationStrategy)
@@ -46,6 +53,26 @@ public final class CapabilityPool: Sendable {
     var handles: [ModelHandle] { members.withLock { $0.map(\.handle) } }
 
     func contains(_ modelID: String) -> Bool { members.withLock { $0.contains { $0.model.id == modelID } } }
+
+    /// Takes over the state of the members it shares with `old` (the pool with its id before
+    /// a reload): health, cooldowns, usage counters, latency, rate-limit headroom and request
+    /// rate, for each model that keeps its id and its provider's state.
+    func adoptState(of old: CapabilityPool) {
+        let previous = old.members.withLock { list in
+            Dictionary(list.map { ($0.model.id, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        members.withLock { list in
+            for i in list.indices {
+                guard let before = previous[list[i].model.id], before.handle.provider === list[i].handle.provider,
+                    before.model.provider == list[i].model.provider
+                else { continue }
+                list[i].health = before.health
+                list[i].latency = before.latency
+                list[i].rateLimit = before.rateLimit
+                list[i].rate = before.rate
+            }
+        }
+    }
 
     /// Adds models not yet present; returns the ids added.
     func add(_ models: [ModelHandle]) -> [String] {

@@ -7,7 +7,8 @@ import Synchronization
 /// relay, background probes and the operator API all report to it; none of them touches
 /// a pool's or a provider's state, or the emitter, directly.
 final class HealthCoordinator: Sendable {
-    let topology: MeshTopology
+    let topologyCell: TopologyCell
+    var topology: MeshTopology { topologyCell.current }
     let emitter: EventEmitter
     let statistics: StatisticsCollector
     let clock: any MeshClock
@@ -19,11 +20,11 @@ final class HealthCoordinator: Sendable {
     let shared: SharedState?
 
     init(
-        topology: MeshTopology, emitter: EventEmitter, statistics: StatisticsCollector, clock: any MeshClock,
+        topology: TopologyCell, emitter: EventEmitter, statistics: StatisticsCollector, clock: any MeshClock,
         stateChanged: StateChangeSignal = StateChangeSignal(enabled: false), shared: SharedState? = nil
     ) {
         self.shared = shared
-        self.topology = topology
+        topologyCell = topology
         self.stateChanged = stateChanged
         self.emitter = emitter
         self.statistics = statistics
@@ -31,6 +32,15 @@ final class HealthCoordinator: Sendable {
     }
 
     // MARK: Traffic
+
+    /// The pool that now holds `pool`'s state: `pool` itself, or after a reload replaced it,
+    /// its successor, so a request that started before the reload reports to the live state.
+    @inline(__always)
+    func live(_ pool: CapabilityPool) -> CapabilityPool {
+        guard pool.isRetired else { return pool }
+        let topology = topology
+        return topology.poolsByID[pool.id] ?? topology.modelRoutes[pool.id] ?? pool
+    }
 
     /// Transitions the filter stage made (a quota window rolled over).
     func planned(_ transitions: [(String, String, HealthTransition)], pool: CapabilityPool) {
@@ -41,7 +51,7 @@ final class HealthCoordinator: Sendable {
 
     /// A request is about to be sent to `model`.
     func attemptStarted(_ model: String, pool: CapabilityPool) {
-        pool.recordStart(model, now: clock.now())
+        live(pool).recordStart(model, now: clock.now())
     }
 
     /// A successful attempt or probe: model health, latency, usage counters, the
@@ -50,6 +60,7 @@ final class HealthCoordinator: Sendable {
         _ handle: ModelHandle, pool: CapabilityPool, latency: Double, usage: Usage?, rateLimit: RateLimitStatus?,
         context: SelectionContext
     ) {
+        let pool = live(pool)
         let model = handle.model
         let now = clock.now()
         let cost = usage.flatMap { u in model.pricing?.cost(of: u) } ?? 0
@@ -69,6 +80,7 @@ final class HealthCoordinator: Sendable {
 
     /// A failed attempt or probe.
     func failed(_ model: ModelConfiguration, pool: CapabilityPool, error: ProviderError) {
+        let pool = live(pool)
         if let t = pool.recordFailure(model.id, error: error, now: clock.now()) {
             publish(t, model: model.id, provider: model.provider, pool: pool)
         } else if let shared, pool.state(of: model.id) == .standby {
@@ -84,7 +96,7 @@ final class HealthCoordinator: Sendable {
 
     /// The caller went away during an attempt: frees a probe slot, counts nothing.
     func abandoned(_ model: ModelConfiguration, pool: CapabilityPool) {
-        _ = pool.recordFailure(model.id, error: ProviderError(.cancelled, message: "cancelled"), now: clock.now())
+        _ = live(pool).recordFailure(model.id, error: ProviderError(.cancelled, message: "cancelled"), now: clock.now())
     }
 
     /// Spend was settled: the budget ledger changed.
@@ -128,8 +140,10 @@ final class HealthCoordinator: Sendable {
     // MARK: Operator actions
 
     /// Returns a model to ACTIVE in `pools`; the number of pools where it changed.
-    func activate(_ model: String, in pools: [CapabilityPool], trigger: String) -> Int {
-        change(model, in: pools) { $0.activate(model, trigger: trigger, now: clock.now()) }
+    func activate(
+        _ model: String, in pools: [CapabilityPool], trigger: String, onlyIf reason: DeactivationReason? = nil
+    ) -> Int {
+        change(model, in: pools) { $0.activate(model, trigger: trigger, onlyIf: reason, now: clock.now()) }
     }
 
     /// Takes a model out of `pools`; the number of pools where it changed.

@@ -19,6 +19,9 @@ public enum DeactivationReason: String, Sendable, Codable, CaseIterable {
     case tokenLimit = "token_limit"
     case manual
     case providerDeactivated = "provider_deactivated"
+    /// Its provider no longer lists it (`discovery.sync.on_deprecated_model: deactivate`);
+    /// it comes back when the provider lists it again, or by hand.
+    case deprecated
 
     /// Whether the model comes back through a half-open probe once its cooldown passed.
     /// Usage limits come back when their window resets; manual and provider-level

@@ -22,9 +22,17 @@ extension Router {
 
     /// A non-streamed chat completion.
     func complete(_ request: ChatCompletionRequest, options: RoutingOptions) async throws -> Routed<ChatCompletion> {
+        let trace = RequestTrace.start("chat", model: request.model, options: options)
+        return try await RequestTrace.run(trace) { try await complete(request, options: options, trace: trace) }
+    }
+
+    private func complete(_ request: ChatCompletionRequest, options: RoutingOptions, trace: RequestTrace?)
+        async throws -> Routed<ChatCompletion>
+    {
         var (journey, plan) = try start(
             request.model, profile: { RequestProfile(chat: request, streaming: false, sessionKey: $0) },
             options: options, streaming: false, prompt: request)
+        attach(trace, to: &journey)
         let pool = plan.pool
         do {
             let (result, model, usage, reservation) = try await run(&journey, chain: plan.chain) {
@@ -38,6 +46,9 @@ extension Router {
             let cost = usage.flatMap { model.pricing?.cost(of: $0) }
             // A response without usage keeps its reservation: the cost is unknown, not zero.
             settle(reservation, actual: cost)
+            traceAnswer(
+                journey, model: model, responseModel: completion.model, usage: usage,
+                finishReasons: completion.choices.compactMap(\.finishReason), cost: cost)
             recorder.logRequest(
                 journey: journey, model: model, usage: usage, cost: cost ?? 0, streaming: false, error: nil,
                 prompt: request, response: completion.text)
@@ -52,9 +63,17 @@ extension Router {
 
     /// Embeddings, routed like completions.
     func embed(_ request: EmbeddingRequest, options: RoutingOptions) async throws -> Routed<EmbeddingResponse> {
+        let trace = RequestTrace.start("embeddings", model: request.model, options: options)
+        return try await RequestTrace.run(trace) { try await embed(request, options: options, trace: trace) }
+    }
+
+    private func embed(_ request: EmbeddingRequest, options: RoutingOptions, trace: RequestTrace?)
+        async throws -> Routed<EmbeddingResponse>
+    {
         var (journey, plan) = try start(
             request.model, profile: { _ in RequestProfile(embedding: request) }, options: options, streaming: false,
             prompt: nil)
+        attach(trace, to: &journey)
         let pool = plan.pool
         do {
             let (response, model, usage, reservation) = try await run(&journey, chain: plan.chain) {
@@ -66,6 +85,7 @@ extension Router {
             }
             let cost = usage.flatMap { model.pricing?.cost(of: $0) }
             settle(reservation, actual: cost)
+            traceAnswer(journey, model: model, responseModel: response.model, usage: usage, finishReasons: [], cost: cost)
             recorder.logRequest(
                 journey: journey, model: model, usage: usage, cost: cost ?? 0, streaming: false, error: nil,
                 prompt: nil, response: nil)

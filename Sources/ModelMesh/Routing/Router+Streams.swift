@@ -40,9 +40,20 @@ extension Router {
     }
 
     func stream(_ request: ChatCompletionRequest, options: RoutingOptions) async throws -> RoutedStream {
+        let trace = RequestTrace.start("chat", model: request.model, options: options)
+        // The relay ends the request span when the stream ends.
+        return try await RequestTrace.run(trace, endsOnReturn: false) {
+            try await stream(request, options: options, trace: trace)
+        }
+    }
+
+    private func stream(_ request: ChatCompletionRequest, options: RoutingOptions, trace: RequestTrace?)
+        async throws -> RoutedStream
+    {
         var (journey, plan) = try start(
             request.model, profile: { RequestProfile(chat: request, streaming: true, sessionKey: $0) },
             options: options, streaming: true, prompt: request)
+        attach(trace, to: &journey)
         let pool = plan.pool
         let opened: OpenedStream
         do {

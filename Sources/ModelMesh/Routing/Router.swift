@@ -8,7 +8,10 @@ import Logging
 /// One instance serves a whole mesh. It holds no lock of its own on the request path:
 /// pools, providers and the budget ledger each guard their own state.
 final class Router: Sendable {
-    let topology: MeshTopology
+    /// The current topology; a request reads it once when it resolves its pool, so a reload
+    /// never moves a request that is under way.
+    let topologyCell: TopologyCell
+    var topology: MeshTopology { topologyCell.current }
     let health: HealthCoordinator
     let ledger: BudgetLedger
     let recorder: RequestRecorder
@@ -16,10 +19,10 @@ final class Router: Sendable {
     let jitter: @Sendable () -> Double
 
     init(
-        topology: MeshTopology, health: HealthCoordinator, ledger: BudgetLedger, recorder: RequestRecorder,
+        topology: TopologyCell, health: HealthCoordinator, ledger: BudgetLedger, recorder: RequestRecorder,
         clock: any MeshClock, jitter: @escaping @Sendable () -> Double
     ) {
-        self.topology = topology
+        topologyCell = topology
         self.health = health
         self.ledger = ledger
         self.recorder = recorder
@@ -100,6 +103,10 @@ final class Router: Sendable {
         var isContinuation = false
         /// The first model tried: `retry.scope` keeps later attempts near it.
         var firstCandidate: SelectionCandidate?
+        /// The request's spans (nil: not traced).
+        var trace: RequestTrace?
+        /// The span of the attempt that succeeded last: its caller ends it with the answer.
+        var openAttempt: AttemptSpan?
 
         /// The candidates of `chain` this journey may still move on to under `scope`.
         func inScope(_ chain: [SelectionCandidate], _ scope: RetryScope) -> [SelectionCandidate] {
@@ -183,6 +190,7 @@ final class Router: Sendable {
                         from: previous, to: model, pool: pool,
                         reason: journey.lastError?.errorClass.rawValue ?? "unknown", requestID: journey.requestID)
                 }
+                let rotatedFrom = journey.previousModel == model.id ? nil : journey.previousModel
                 journey.previousModel = model.id
                 let now = clock.now()
                 guard now < journey.deadline else {
@@ -193,8 +201,15 @@ final class Router: Sendable {
                 let attemptDeadline = handle.timeout.map { min(journey.deadline, now.adding($0)) } ?? journey.deadline
                 let context = AttemptContext(
                     requestID: journey.requestID, deadline: attemptDeadline, attempt: attempt, clock: clock)
+                let attemptSpan = journey.trace.map {
+                    startAttemptSpan($0, journey: journey, model: model, attempt: attempt, rotatedFrom: rotatedFrom,
+                        reservation: reservation)
+                }
                 do {
-                    let (value, usage, rateLimit) = try await call(handle, connector, context)
+                    let (value, usage, rateLimit) = try await AttemptSpan.run(attemptSpan) {
+                        try await call(handle, connector, context)
+                    }
+                    journey.openAttempt = attemptSpan
                     let latency = clock.now().timeIntervalSince(now)
                     journey.attempts.append(
                         AttemptRecord(
@@ -206,6 +221,7 @@ final class Router: Sendable {
                     return (value, model, usage, reservation)
                 } catch {
                     let failure = ProviderError.classify(error)
+                    attemptSpan?.failed(failure)
                     if failure.errorClass == .cancelled || Task.isCancelled {
                         release(reservation)
                         health.abandoned(model, pool: pool)

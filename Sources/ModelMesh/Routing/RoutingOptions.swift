@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 
 /// Per-request routing options.
 public struct RoutingOptions: Sendable {
@@ -6,6 +7,14 @@ public struct RoutingOptions: Sendable {
     public var requestID: String?
     /// Affinity key for session-stickiness (else `metadata.session_id`, else `user`).
     public var sessionKey: String?
+    /// Where the request's spans go; `nil`: the tracer bootstrapped with
+    /// `InstrumentationSystem`, if any (see ``MeshTracing``).
+    public var tracer: (any Tracer)?
+    /// The trace the request continues, e.g. one extracted from a client's `traceparent`;
+    /// `nil`: `InstrumentationContext.current`.
+    public var traceContext: InstrumentationContext?
+    /// The kind of the request span: `.server` when it stands for an incoming HTTP request.
+    public var spanKind: SpanKind = .internal
 
     public init(requestID: String? = nil, sessionKey: String? = nil) {
         self.requestID = requestID

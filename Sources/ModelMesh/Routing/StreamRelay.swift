@@ -23,6 +23,9 @@ final class StreamRelay: @unchecked Sendable {
     private var buffered: [ChatCompletionChunk]
     private var machine: StreamRelayMachine
     private let policy: StreamPolicy
+    /// What the delivered chunks said, kept only when the request is traced.
+    private var finishReasons: [String] = []
+    private var responseModel: String?
 
     init(
         router: Router, request: ChatCompletionRequest, journey: Router.Journey, remaining: [SelectionCandidate],
@@ -52,7 +55,7 @@ final class StreamRelay: @unchecked Sendable {
     func next() async throws -> ChatCompletionChunk? {
         while true {
             if !buffered.isEmpty {
-                if let chunk = machine.received(buffered.removeFirst()) { return chunk }
+                if let chunk = machine.received(buffered.removeFirst()) { return delivered(chunk) }
                 continue
             }
             if machine.state == .finished { return nil }
@@ -60,14 +63,15 @@ final class StreamRelay: @unchecked Sendable {
             do {
                 chunk = try await source.next(timeout: policy.idleTimeout, what: "idle_timeout")
             } catch {
-                try await recover(from: error)
+                // Rotations and attempts of the recovery belong to the request's span.
+                try await RequestTrace.during(journey.trace) { try await recover(from: error) }
                 continue
             }
             guard let chunk else {
                 finish(success: true, error: nil)
                 return nil
             }
-            if let chunk = machine.received(chunk) { return chunk }
+            if let chunk = machine.received(chunk) { return delivered(chunk) }
         }
     }
 
@@ -75,6 +79,8 @@ final class StreamRelay: @unchecked Sendable {
     /// prefill, or end with an in-band error naming the interruption.
     private func recover(from error: any Error) async throws {
         let failure = ProviderError.classify(error)
+        journey.openAttempt?.failed(failure)
+        journey.openAttempt = nil
         let current = machine.segments[machine.segments.count - 1].model
         if failure.errorClass == .cancelled || Task.isCancelled {
             finish(success: false, error: "cancelled", status: 499)
@@ -138,9 +144,40 @@ final class StreamRelay: @unchecked Sendable {
             router.settle(segment.reservation, actual: cost)
             total += cost ?? 0
         }
+        traceEnd(settlement, cost: total)
         router.recorder.logRequest(
             journey: journey, model: settlement.segments.last?.model, usage: settlement.segments.last?.usage,
             cost: total, streaming: true, error: settlement.error, status: settlement.status, prompt: request,
             response: settlement.deliveredText)
+    }
+}
+
+extension StreamRelay {
+    /// Notes what a chunk on its way to the caller says, when traced.
+    private func delivered(_ chunk: ChatCompletionChunk) -> ChatCompletionChunk {
+        guard journey.trace != nil else { return chunk }
+        responseModel = chunk.model
+        for choice in chunk.choices {
+            if let reason = choice.finishReason { finishReasons.append(reason) }
+        }
+        return chunk
+    }
+
+    /// Ends the open attempt span and the request span with the stream's outcome.
+    private func traceEnd(_ settlement: StreamRelayMachine.Settlement, cost: Double) {
+        guard let trace = journey.trace else { return }
+        let last = settlement.segments.last
+        if settlement.success, let model = last?.model {
+            router.traceAnswer(
+                journey, model: model, responseModel: responseModel, usage: last?.usage,
+                finishReasons: finishReasons, cost: cost)
+            trace.span.end()
+        } else {
+            let errorClass: ProviderErrorClass = settlement.status == 499 ? .cancelled : .streamInterrupted
+            journey.openAttempt?.failed(ProviderError(errorClass, message: settlement.error ?? errorClass.rawValue))
+            journey.openAttempt = nil
+            trace.failed(
+                code: settlement.status == 499 ? "cancelled" : "stream_interrupted", attempts: journey.attempts.count)
+        }
     }
 }

@@ -135,7 +135,10 @@ package struct UpstreamRequest: Sendable {
 
     /// The request as AsyncHTTPClient sends it (throws on a malformed URL).
     func clientRequest() throws -> HTTPClient.Request {
-        try HTTPClient.Request(url: url, method: method, headers: headers, body: body.map { .byteBuffer($0) })
+        var headers = headers
+        // A traced attempt names its span as the upstream's parent.
+        MeshTracing.injectAttemptContext(into: &headers, using: TraceHeadersInjector())
+        return try HTTPClient.Request(url: url, method: method, headers: headers, body: body.map { .byteBuffer($0) })
     }
 
     /// `text` with every redacted value replaced.

@@ -40,10 +40,11 @@ struct BearerAuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// Whether the request changes the mesh: a model's or a provider's state.
+    /// Whether the request changes the mesh: a model's or a provider's state, or a reload.
     static func isOperatorRequest(_ request: Request) -> Bool {
         guard request.method == .post else { return false }
         let path = request.uri.path
+        if path == "/v1/mesh/reload" { return true }
         guard path.hasPrefix("/v1/mesh/models/") || path.hasPrefix("/v1/mesh/providers/") else { return false }
         return path.hasSuffix("/activate") || path.hasSuffix("/deactivate")
     }

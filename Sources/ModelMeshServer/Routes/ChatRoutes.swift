@@ -15,7 +15,7 @@ extension ProxyHandlers {
         if let issue = chat.fieldIssue() {
             throw ProxyError.invalidRequest(issue.message, param: issue.param, hint: issue.hint)
         }
-        let options = RoutingOptions(requestID: context.requestID)
+        let options = routingOptions(request, context: context)
         let mesh = self.mesh
         guard chat.stream == true else {
             let routed = try await untilClientLeaves(context) { try await mesh.route(chat, options: options) }
@@ -45,7 +45,7 @@ extension ProxyHandlers {
     func embeddings(_ request: Request, context: ProxyRequestContext) async throws -> Response {
         let embedding = try await decodeBody(EmbeddingRequest.self, from: request, what: "embeddings request")
         if embedding.model.isEmpty { throw ProxyError.invalidRequest("Missing required field: model", param: "model") }
-        let options = RoutingOptions(requestID: context.requestID)
+        let options = routingOptions(request, context: context)
         let mesh = self.mesh
         let routed = try await untilClientLeaves(context) { try await mesh.routeEmbeddings(embedding, options: options) }
         return try Self.json(

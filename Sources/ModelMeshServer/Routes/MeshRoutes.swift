@@ -10,6 +10,35 @@ extension ProxyHandlers {
         try Self.json(mesh.describe())
     }
 
+    /// `POST /v1/mesh/reload`: reads the configuration file again and applies it; answers
+    /// with what changed (``ReloadReport``), or 400 listing every problem of an invalid file
+    /// (the mesh is then unchanged). Needs an admin token, and auth on.
+    func reload(_ request: Request, context: ProxyRequestContext) async throws -> Response {
+        guard authEnabled else {
+            throw ProxyError(
+                .forbidden, "Reloading over HTTP needs an admin token, and this proxy has auth off",
+                code: "permission_denied",
+                hint: "Set proxy.auth.admin_tokens (or --admin-token) and send one, or send the process SIGHUP")
+        }
+        guard let reloader else {
+            throw ProxyError(
+                .conflict, "This proxy was not started from a configuration file: there is nothing to reload",
+                code: "nothing_to_reload", hint: "Start it with `modelmesh serve --config FILE`")
+        }
+        do {
+            return try Self.json(try reloader.reload(trigger: "api"))
+        } catch let error as ConfigurationError {
+            throw ProxyError(
+                .badRequest, error.description, code: "invalid_configuration",
+                hint: "Nothing changed: the mesh still runs configuration version \(mesh.configurationVersion.version)")
+        } catch let error as ModelMeshError {
+            throw ProxyError(
+                .badRequest, error.message, code: "invalid_configuration",
+                hint: (error.hint.map { $0 + ". " } ?? "")
+                    + "Nothing changed: the mesh still runs configuration version \(mesh.configurationVersion.version)")
+        }
+    }
+
     /// `POST /v1/mesh/explain`: the dry run of a chat completion request; nothing is sent.
     func explain(_ request: Request, context: ProxyRequestContext) async throws -> Response {
         let chat = try await decodeBody(ChatCompletionRequest.self, from: request, what: "chat completion request")

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import ModelMesh
+import Synchronization
 
 /// The OpenAI model listing: every pool (`owned_by: modelmesh`), then every model
 /// (`owned_by`: the text before the first dot of its id).
@@ -42,6 +43,22 @@ struct ModelList: Sendable {
     /// Known ids nearest to `id`, closest first.
     func nearest(to id: String, limit: Int = 3) -> [String] {
         NameSuggestion.ranked(to: id, in: entries.map(\.id), limit: limit)
+    }
+}
+
+/// The model listing of the configuration version in force, built once per version.
+final class ModelListCache: Sendable {
+    private let created: Date
+    private let cached = Mutex<(version: Int, list: ModelList)?>(nil)
+
+    init(created: Date) { self.created = created }
+
+    func listing(for mesh: Mesh) -> ModelList {
+        let version = mesh.configurationVersion.version
+        if let hit = cached.withLock({ $0 }), hit.version == version { return hit.list }
+        let list = ModelList(configuration: mesh.configuration, created: created)
+        cached.withLock { $0 = (version, list) }
+        return list
     }
 }
 

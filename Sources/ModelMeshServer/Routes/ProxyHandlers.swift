@@ -4,6 +4,7 @@ import Hummingbird
 import ModelMesh
 import ModelMeshProviders
 import NIOCore
+import Tracing
 
 /// What the route handlers share: the mesh, the limits, the metrics and the open streams.
 struct ProxyHandlers: Sendable {
@@ -12,8 +13,15 @@ struct ProxyHandlers: Sendable {
     let metrics: PrometheusConnector
     let eventStreams: EventStreamHub
     let heartbeatInterval: Duration
-    /// The `/v1/models` listing, computed once: it only changes with the configuration.
-    let modelList: ModelList
+    /// The `/v1/models` listing, computed once per configuration version.
+    let modelLists: ModelListCache
+    var modelList: ModelList { modelLists.listing(for: mesh) }
+    /// Applies the configuration file again (`POST /v1/mesh/reload`); nil without a file.
+    var reloader: ConfigurationReloader? = nil
+    /// Whether bearer tokens are configured (operator endpoints that need one refuse otherwise).
+    var authEnabled = false
+    /// Where request spans go (nil: the bootstrapped tracer, if any).
+    var tracer: (any Tracer)? = nil
 
     // MARK: Bodies
 
