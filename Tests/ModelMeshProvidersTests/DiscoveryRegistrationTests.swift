@@ -173,6 +173,22 @@ struct DiscoveryRegistrationTests {
         #expect(issues.contains { $0.path == "discovery.sync.capabilities[0]" })
     }
 
+    @Test func theReadmeExampleValidates() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let section = try #require(text.range(of: "### Discovery that changes pools\n"))
+        let start = try #require(text.range(of: "```yaml\n", range: section.upperBound..<text.endIndex))
+        let end = try #require(text.range(of: "\n```", range: start.upperBound..<text.endIndex))
+        let yaml = "providers: {local: {connector: openai-compatible.llm.v1, base_url: \"http://127.0.0.1:9/v1\"}}\n"
+            + text[start.upperBound..<end.lowerBound]
+        let configuration = try ConfigurationLoader.parse(yaml: yaml)
+        #expect(configuration.discovery.autoRegister)
+        #expect(configuration.discovery.onDeprecatedModel == .deactivate)
+        #expect(configuration.discovery.capabilityRules.count == 2)
+        #expect(configuration.discovery.capabilityRules.last?.provider == "local")
+    }
+
     @Test func capabilityRulePatterns() {
         let rule = DiscoveryCapabilityRule(match: "gpt-*-mini", capabilities: [])
         #expect(rule.matches("gpt-4o-mini"))

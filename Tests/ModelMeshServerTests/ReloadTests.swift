@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import ModelMesh
+import ModelMeshProviders
 import ModelMeshServer
 import ModelMeshTesting
 import Synchronization
@@ -106,6 +107,9 @@ struct ReloadTests {
             #expect(state.json["pools"]?[0]?["strategy"] == "modelmesh.stick-until-failure.v1")
             let models = try await client.send(.GET, "/v1/models", headers: Self.user)
             #expect(models.body.contains("vendor.c"))
+            let metrics = try await client.send(.GET, "/metrics", headers: Self.user)
+            #expect(metrics.body.contains(#"modelmesh_model_active{pool="chat",model="vendor.c"} 1"#))
+            #expect(!metrics.body.contains(#"modelmesh_model_active{pool="chat",model="vendor.b"}"#))
         }
     }
 
@@ -144,6 +148,47 @@ struct ReloadTests {
         #expect(after.daily == spent)
         #expect(after.limits?.daily == 50)
         await mesh.shutdown()
+    }
+
+    @Test func unchangedProvidersKeepTheirConnectionsAndAChangedKeyIsUsedAtOnce() async throws {
+        let upstream = try await FakeUpstream.start()
+        let transport = HTTPTransport()
+        upstream.setDefault(.openAIChatCompletion(content: "hi"), for: "/v1/chat/completions")
+        func configuration(key: String, extraModel: Bool) -> MeshConfiguration {
+            var config = MeshConfiguration()
+            config.providers = [
+                ProviderConfiguration(
+                    id: "acme", connector: "openai-compatible.llm.v1", baseURL: upstream.url("/v1"), apiKey: Secret(key))
+            ]
+            config.models = [ModelConfiguration(id: "acme.one", provider: "acme", capabilities: [VendorCatalogue.chat])]
+            if extraModel {
+                config.models.append(ModelConfiguration(id: "acme.two", provider: "acme", capabilities: [VendorCatalogue.chat]))
+            }
+            config.pools = [PoolConfiguration(id: "chat", capability: "chat-completion")]
+            config.observability.connectors = []
+            return config
+        }
+        let mesh = try Mesh(
+            configuration: configuration(key: "sk-first-key", extraModel: false),
+            providers: .builtIn(transport: transport))
+        let request = ChatCompletionRequest(model: "chat", messages: [.user("hi")])
+        for _ in 0..<3 { _ = try await mesh.route(request) }
+        #expect(upstream.activity.acceptedConnections == 1)
+
+        // A model added, the provider unchanged: the same connection keeps serving.
+        try mesh.reload(configuration(key: "sk-first-key", extraModel: true))
+        for _ in 0..<3 { _ = try await mesh.route(request) }
+        #expect(upstream.activity.acceptedConnections == 1)
+        #expect(upstream.lastRequest?.header("authorization") == "Bearer sk-first-key")
+
+        // A rotated key: the next request carries it.
+        let report = try mesh.reload(configuration(key: "sk-second-key", extraModel: true))
+        #expect(report.providersRebuilt == ["acme"])
+        _ = try await mesh.route(request)
+        #expect(upstream.lastRequest?.header("authorization") == "Bearer sk-second-key")
+        await mesh.shutdown()
+        try await transport.shutdown()
+        try await upstream.shutdown()
     }
 
     @Test func anInvalidConfigurationChangesNothing() async throws {

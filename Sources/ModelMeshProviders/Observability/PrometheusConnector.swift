@@ -162,7 +162,18 @@ public final class PrometheusConnector: ObservabilityConnector {
                 label: MetricNames.providerHealthScore, dimensions: [("provider", provider)], factory: factory
             )
             .record(score)
-        case .providerRecovered, .poolMembershipChanged, .discoveryModelsUpdated:
+        case .poolMembershipChanged:
+            // Members a reload or discovery added start active; removed ones leave the gauge.
+            guard let pool = event.poolID else { return }
+            for model in event.metadata["added"]?.arrayValue?.compactMap(\.stringValue) ?? [] {
+                setModelActive(pool: pool, model: model, active: true)
+            }
+            for model in event.metadata["removed"]?.arrayValue?.compactMap(\.stringValue) ?? [] {
+                CoreMetrics.Gauge(
+                    label: MetricNames.modelActive, dimensions: [("pool", pool), ("model", model)], factory: factory
+                ).destroy()
+            }
+        case .providerRecovered, .discoveryModelsUpdated:
             break
         }
     }
