@@ -136,6 +136,7 @@ let package = Package(
             dependencies: [
                 "ModelMesh",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             path: "Sources/RoutingBenchmark"
         ),

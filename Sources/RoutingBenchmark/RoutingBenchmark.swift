@@ -61,6 +61,16 @@ struct RoutingBenchmark: AsyncParsableCommand {
             figures.append(Figure(strategy: strategy, name: "routed", nanoseconds: routed))
             figures.append(Figure(strategy: strategy, name: "added", nanoseconds: routed - direct))
         }
+        // Tracing on: a request span and an attempt span with their attributes, per call.
+        config.pools = [PoolConfiguration(id: "chat", capability: "chat-completion")]
+        let mesh = try Mesh(configuration: config, providers: registry, connectors: [])
+        var traced = RoutingOptions()
+        traced.tracer = DiscardingTracer()
+        let tracedOptions = traced
+        let untraced = try await Self.measure(iterations) { _ = try await mesh.route(request) }
+        let tracing = try await Self.measure(iterations) { _ = try await mesh.route(request, options: tracedOptions) }
+        figures.append(Figure(strategy: "stick-until-failure", name: "tracing off", nanoseconds: untraced))
+        figures.append(Figure(strategy: "stick-until-failure", name: "tracing on", nanoseconds: tracing))
 
         if json {
             struct Report: Codable { var poolSize: Int; var iterations: Int; var figures: [Figure] }
@@ -77,6 +87,8 @@ struct RoutingBenchmark: AsyncParsableCommand {
             case (nil, _): "direct provider call (baseline)"
             case (let strategy?, "decision"): "routing decision, \(strategy)"
             case (let strategy?, "routed"): "routed request, \(strategy)"
+            case (_, "tracing off"): "routed request, tracing off"
+            case (_, "tracing on"): "routed request, tracing on (spans dropped)"
             case (let strategy?, _): "  routing added, \(strategy)"
             }
             let pad = String(repeating: " ", count: max(1, 46 - name.count))
