@@ -27,6 +27,9 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     /// Status + headers + error body → rate-limit headers, `Retry-After`, vendor error
     /// classification (an extra target: what every upstream response goes through).
     case headers
+    /// JSON bytes → `OpenAIRequestScan`/`OpenAIAnswerScan`, checked against `JSONSerialization`
+    /// and `JSONDecoder` reading the same bytes.
+    case openAIScan = "openai-scan"
 
     /// Runs one input. Returns -1 for inputs that should not enter the corpus (libFuzzer's
     /// convention), else 0. Invariant violations call `fuzzFailure`, which traps.
@@ -39,6 +42,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .geminiStream: StreamTargets.runGemini(input)
         case .request: RequestTargets.run(input)
         case .headers: HeaderTargets.run(input)
+        case .openAIScan: OpenAIScanTargets.run(input)
         }
     }
 }

@@ -25,7 +25,10 @@ final class TopologyCell: Sendable {
 /// one-model routes, connectors, provider states, the capability tree and the budget
 /// limits. Built once by ``compile(_:providers:strategies:)``; the router, the health
 /// coordinator and the operator API read it, none of them builds it.
-struct MeshTopology: Sendable {
+///
+/// A class, so that taking the current topology from its ``TopologyCell`` on the routing
+/// path costs one reference count, not one per field.
+final class MeshTopology: Sendable {
     let pools: [CapabilityPool]
     let poolsByID: [String: CapabilityPool]
     /// Implicit one-model routes for models that are in no pool.
@@ -42,6 +45,27 @@ struct MeshTopology: Sendable {
     let secrets: [String]
     /// provider id → ``ProviderFingerprint`` of its settings.
     let providerFingerprints: [String: String]
+
+    init(
+        pools: [CapabilityPool], poolsByID: [String: CapabilityPool], modelRoutes: [String: CapabilityPool],
+        handles: [String: ModelHandle], models: [String: ModelConfiguration],
+        connectors: [String: any ProviderConnector], providerConfigs: [String: ProviderConfiguration],
+        providerHealth: [String: ProviderHealth], tree: CapabilityTree,
+        budgetLimits: [BudgetLedger.ScopeKey: BudgetLimits], secrets: [String], providerFingerprints: [String: String]
+    ) {
+        self.pools = pools
+        self.poolsByID = poolsByID
+        self.modelRoutes = modelRoutes
+        self.handles = handles
+        self.models = models
+        self.connectors = connectors
+        self.providerConfigs = providerConfigs
+        self.providerHealth = providerHealth
+        self.tree = tree
+        self.budgetLimits = budgetLimits
+        self.secrets = secrets
+        self.providerFingerprints = providerFingerprints
+    }
 
     /// Pools and one-model routes: every place a model's health lives.
     var allPools: [CapabilityPool] { pools + Array(modelRoutes.values) }

@@ -22,6 +22,9 @@ public enum MeshTracing {
     /// The tracer a request's spans go to: `explicit`, else the bootstrapped one; `nil`
     /// when tracing is off (no tracer, or a no-op one).
     public static func tracer(_ explicit: (any Tracer)?) -> (any Tracer)? {
+        // The common case, nothing bootstrapped, settled by a concrete type check instead of
+        // the tracer lookup's protocol casts.
+        if explicit == nil, InstrumentationSystem.instrument is NoOpInstrument { return nil }
         let tracer = explicit ?? InstrumentationSystem.tracer
         return tracer is NoOpTracer ? nil : tracer
     }

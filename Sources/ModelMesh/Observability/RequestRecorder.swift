@@ -4,14 +4,20 @@ import Synchronization
 /// Writes what happened to each request: its request log entry (redacted, at the
 /// configured level), its statistics, and traces above the configured severity.
 final class RequestRecorder: Sendable {
-    private let settingsCell: Mutex<RequestLogSettings>
-    var settings: RequestLogSettings { settingsCell.withLock { $0 } }
+    /// Replaced whole when a reload adds secrets; a box, so reading it is one reference count.
+    private final class Settings: Sendable {
+        let value: RequestLogSettings
+        init(_ value: RequestLogSettings) { self.value = value }
+    }
+
+    private let settingsCell: Mutex<Settings>
+    var settings: RequestLogSettings { settingsCell.withLock { $0 }.value }
     let emitter: EventEmitter
     let statistics: StatisticsCollector
     let clock: any MeshClock
 
     init(settings: RequestLogSettings, emitter: EventEmitter, statistics: StatisticsCollector, clock: any MeshClock) {
-        settingsCell = Mutex(settings)
+        settingsCell = Mutex(Settings(settings))
         self.emitter = emitter
         self.statistics = statistics
         self.clock = clock
@@ -19,7 +25,11 @@ final class RequestRecorder: Sendable {
 
     /// Masks `secrets` too from now on (a reload resolved new keys).
     func addSecrets(_ secrets: [String]) {
-        settingsCell.withLock { $0.redactor = $0.redactor.adding(secrets: secrets) }
+        settingsCell.withLock { current in
+            var next = current.value
+            next.redactor = next.redactor.adding(secrets: secrets)
+            current = Settings(next)
+        }
     }
 
     /// Sends a trace to the connectors when its severity passes the configured minimum.

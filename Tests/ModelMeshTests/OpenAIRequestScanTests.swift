@@ -1,0 +1,729 @@
+import Foundation
+import ModelMesh
+import Testing
+
+@Suite("OpenAIRequestScan reads request bodies as Foundation does, without decoding them")
+struct OpenAIRequestScanTests {
+    func scan(_ text: String) throws(OpenAIScanError) -> OpenAIRequestScan {
+        try OpenAIRequestScan.scan(Array(text.utf8))
+    }
+
+    func scanError(_ text: String) -> OpenAIScanError? {
+        do {
+            _ = try scan(text)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test("reads the interpreted members and skips the rest")
+    func readsMembers() throws {
+        let body = #"""
+            {"model":"gpt-4o","messages":[{"role":"system","content":"Be brief."},
+            {"role":"user","content":[{"type":"text","text":"héllo"},{"type":"image_url","image_url":{"url":"x"}}]}],
+            "stream":true,"max_tokens":100,"max_completion_tokens":1e3,"n":2,"temperature":0.5,"top_p":1,
+            "tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"auto",
+            "response_format":{"type":"json_object"},"stream_options":{"include_usage":false},"seed":7}
+            """#
+        let scan = try scan(body)
+        #expect(scan.model == "gpt-4o")
+        #expect(scan.stream == true)
+        #expect(scan.maxTokens == 100)
+        #expect(scan.maxCompletionTokens == 1000)
+        #expect(scan.n == 2)
+        #expect(scan.temperature == 0.5)
+        #expect(scan.topP == 1)
+        #expect(scan.hasTools && scan.hasToolChoice && scan.hasResponseFormat && scan.hasStreamOptions)
+        #expect(!scan.hasFunctions)
+        #expect(scan.responseFormatType == "json_object")
+        #expect(scan.includeUsage == false)
+        #expect(scan.hasImageInput)
+        #expect(scan.messageCount == 2)
+        #expect(scan.contentByteCount == "Be brief.".utf8.count + "héllo".utf8.count)
+        #expect(!scan.hasRepeatedMembers)
+        let bytes = Array(body.utf8)
+        #expect(String(decoding: bytes[scan.modelValueRange], as: UTF8.self) == #""gpt-4o""#)
+        #expect(bytes[scan.closingBraceOffset] == UInt8(ascii: "}"))
+        #expect(scan.closingBraceOffset == bytes.count - 1)
+    }
+
+    @Test("resolves escapes, surrogate pairs and escaped member names")
+    func escapes() throws {
+        let scan = try scan(
+            #"{"\u006dodel":"a\"b\\c\/d\n\u00e9\ud83d\ude00\u0000","messages":[{"content":"\t\u4e2d"}]}"#)
+        #expect(scan.model == "a\"b\\c/d\né😀\u{0}")
+        #expect(scan.contentByteCount == 1 + 3)
+        #expect(scanError(#"{"model":"\ud800"}"#)?.kind == .malformedJSON)
+        #expect(scanError(#"{"model":"\udc00"}"#)?.kind == .malformedJSON)
+        #expect(scanError(#"{"model":"\ud83d\u0041"}"#)?.kind == .malformedJSON)
+        #expect(scanError(#"{"model":"\x"}"#)?.kind == .malformedJSON)
+        #expect(scanError(#"{"model":"\u12G4"}"#)?.kind == .malformedJSON)
+        #expect(scanError("{\"model\":\"a\tb\"}")?.kind == .malformedJSON)
+        for bad: [UInt8] in [[0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82]] {
+            let body = Array(#"{"model":"a","x":""#.utf8) + bad + Array(#""}"#.utf8)
+            #expect(throws: OpenAIScanError.self) { try OpenAIRequestScan.scan(body) }
+        }
+    }
+
+    @Test("validates the whole document: nesting, trailing bytes, commas, numbers")
+    func structure() throws {
+        let deep = { (depth: Int) in
+            #"{"model":"m","x":"# + String(repeating: "[", count: depth - 1) + String(repeating: "]", count: depth - 1)
+                + "}"
+        }
+        #expect(scanError(deep(512)) == nil)
+        #expect(scanError(deep(513))?.kind == .malformedJSON)
+        #expect(scanError(deep(100_000))?.kind == .malformedJSON)
+        #expect(scanError("\u{FEFF} \r\n{\"model\":\"m\"}\t\n") == nil)
+        for bad in [
+            #"{"model":"m"} x"#, #"{"model":"m"}{}"#, #"{"model":"m",}"#, #"{"model":"m","x":[1,]}"#,
+            #"{"model":"m","x":01}"#, #"{"model":"m","x":1.}"#, #"{"model":"m","x":.5}"#, #"{"model":"m","x":-}"#,
+            #"{"model":"m","x":1e}"#, #"{"model":"m","x":+1}"#, #"{"model":"m","x":1e400}"#,
+            #"{"model":"m","x":1.7976931348623159e308}"#, #"{"model":"m","x":tru}"#, #"{"model":"m" "x":1}"#,
+            #"{"model":"m","x":NaN}"#, "", "   ", "{", #"{"model""#,
+        ] {
+            #expect(scanError(bad)?.kind == .malformedJSON, "\(bad)")
+        }
+        #expect(scanError(#"{"model":"m","x":1.7976931348623158e308,"y":1e-400,"z":-0.0e999}"#) == nil)
+        // JSONSerialization lets a number too large for a double through when a repeated member
+        // replaces it (Fuzz/Regressions/openai-scan-replaced-huge-number); the scanner does not.
+        let replaced = #"{"model":"m","x":2.8e308,"x":1}"#
+        #expect((try? JSONSerialization.jsonObject(with: Data(replaced.utf8))) != nil)
+        #expect(scanError(replaced)?.kind == .malformedJSON)
+        #expect(throws: OpenAIScanError.self) { try OpenAIAnswerScan.scan(Array(replaced.utf8)) }
+        #expect(scanError("[1,2]")?.kind == .notAnObject)
+        #expect(scanError(#""model""#)?.kind == .notAnObject)
+    }
+
+    @Test("the first of repeated members counts, as JSONDecoder reads it")
+    func repeatedMembers() throws {
+        let body = #"{"model":"a","stream":false,"model":"b","stream":true,"messages":[]}"#
+        let scan = try scan(body)
+        let decoded = try JSONDecoder().decode(ChatCompletionRequest.self, from: Data(body.utf8))
+        #expect(scan.model == decoded.model)
+        #expect(scan.model == "a")
+        #expect(scan.stream == false)
+        #expect(scan.hasRepeatedMembers)
+    }
+
+    @Test(
+        "output-token caps: the same numbers as ChatCompletionRequest",
+        arguments: [
+            "100", "-0", "0", "1e3", "1E2", "1.0", "10e-1", "-0.0", "1.5", "1e-400", "0.99999999999999999999",
+            "9223372036854775807", "9223372036854775808", "-9223372036854775808", "1e19", "9.2e18",
+            "12345678901234567e-1", "\"1\"", "true", "null", "[1]",
+        ])
+    func tokenCaps(literal: String) throws {
+        for field in ["max_tokens", "max_completion_tokens"] {
+            let body = #"{"model":"m","messages":[],"\#(field)":\#(literal)}"#
+            let decoded = try? JSONDecoder().decode(ChatCompletionRequest.self, from: Data(body.utf8))
+            let scanned = Result { () throws(OpenAIScanError) in try scan(body) }
+            switch (decoded, scanned) {
+            case (let decoded?, .success(let scan)):
+                #expect(scan.maxTokens == decoded.maxTokens)
+                #expect(scan.maxCompletionTokens == decoded.maxCompletionTokens)
+            case (nil, .failure(let error)):
+                #expect(error.param == field)
+            case (let decoded?, .failure(let error)):
+                // Past 2^53 JSONDecoder reads some decimals exactly; both then refuse the request.
+                let value = decoded.maxTokens ?? decoded.maxCompletionTokens ?? 0
+                #expect(error.param == field && value.magnitude >= 1 << 53, "\(body)")
+            case (nil, .success):
+                Issue.record("\(body): the scanner accepts what ChatCompletionRequest refuses")
+            }
+        }
+    }
+
+    @Test("a field of the wrong type is refused naming it")
+    func fieldErrors() {
+        let cases: [(String, String)] = [
+            (#"{"messages":[]}"#, "model"), (#"{"model":1}"#, "model"), (#"{"model":null}"#, "model"),
+            (#"{"model":"m","stream":1}"#, "stream"), (#"{"model":"m","max_tokens":2.5}"#, "max_tokens"),
+            (#"{"model":"m","max_completion_tokens":"9"}"#, "max_completion_tokens"),
+            (#"{"model":"m","temperature":"hot"}"#, "temperature"), (#"{"model":"m","top_p":1e-400}"#, "top_p"),
+            (#"{"model":"m","n":[]}"#, "n"), (#"{"model":"m","messages":{}}"#, "messages"),
+            (#"{"model":"m","messages":[{},3]}"#, "messages[1]"),
+            (#"{"model":"m","messages":[{"content":7}]}"#, "messages[0].content"),
+        ]
+        for (body, param) in cases {
+            let error = scanError(body)
+            #expect(error?.kind == .invalidField && error?.param == param, "\(body): \(String(describing: error))")
+        }
+    }
+
+    @Test("splicing replaces the model and adds usage, leaving every other byte")
+    func splice() throws {
+        let body =
+            #"{ "model" : "small", "messages":[{"role":"user","content":"hi"}], "stream":true , "x":{"k":[1, 2.50]} }"#
+        let bytes = Array(body.utf8)
+        let scan = try OpenAIRequestScan.scan(bytes)
+        let renamed = try OpenAIRequestScan.splice(bytes, scan: scan, model: "big \"one\"\n", includeUsage: false)
+        #expect(
+            String(decoding: renamed, as: UTF8.self)
+                == #"{ "model" : "big \"one\"\n", "messages":[{"role":"user","content":"hi"}], "stream":true , "x":{"k":[1, 2.50]} }"#
+        )
+        let usage = try OpenAIRequestScan.splice(bytes, scan: scan, model: nil, includeUsage: true)
+        #expect(
+            String(decoding: usage, as: UTF8.self)
+                == #"{ "model" : "small", "messages":[{"role":"user","content":"hi"}], "stream":true , "x":{"k":[1, 2.50]} ,"stream_options":{"include_usage":true}}"#
+        )
+        let cases: [(String, String)] = [
+            (#"{"model":"m","stream_options":{}}"#, #"{"model":"n","stream_options":{"include_usage":true}}"#),
+            (
+                #"{"model":"m","stream_options":{"a":1}}"#,
+                #"{"model":"n","stream_options":{"include_usage":true,"a":1}}"#
+            ),
+            (
+                #"{"model":"m","stream_options":{"include_usage":false}}"#,
+                #"{"model":"n","stream_options":{"include_usage":true}}"#
+            ),
+            (#"{"model":"m","stream_options":null}"#, #"{"model":"n","stream_options":{"include_usage":true}}"#),
+            (
+                #"{"model":"m","stream_options":{"include_usage":true,"include_usage":false}}"#,
+                #"{"model":"n","stream_options":{"include_usage":true,"include_usage":true}}"#
+            ),
+            (#"{"model":"m","model":"x"}"#, #"{"model":"n","model":"n","stream_options":{"include_usage":true}}"#),
+            (
+                #"{"model":"m","stream_options":{"include_usage":true}}"#,
+                #"{"model":"n","stream_options":{"include_usage":true}}"#
+            ),
+        ]
+        for (input, expected) in cases {
+            let bytes = Array(input.utf8)
+            let spliced = try OpenAIRequestScan.splice(
+                bytes, scan: try OpenAIRequestScan.scan(bytes), model: "n", includeUsage: true)
+            #expect(String(decoding: spliced, as: UTF8.self) == expected)
+        }
+        let other = try OpenAIRequestScan.scan(Array(#"{"model":"a"}"#.utf8))
+        #expect(throws: OpenAIScanError.self) {
+            try OpenAIRequestScan.splice(Array(#"{"x":1}"#.utf8), scan: other, model: "n", includeUsage: false)
+        }
+    }
+
+    @Test("answers and stream chunks: id, model, usage, finish reason")
+    func answers() throws {
+        let body = Array(
+            #"{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":0}}}"#
+                .utf8)
+        let answer = try OpenAIAnswerScan.scan(body)
+        #expect(answer.id == "chatcmpl-1")
+        #expect(answer.model == "gpt-4o")
+        #expect(answer.usage == .init(promptTokens: 9, completionTokens: 2, totalTokens: 11))
+        #expect(answer.hasFinishReason)
+        let modelRange = try #require(answer.modelValueRange)
+        #expect(String(decoding: body[modelRange], as: UTF8.self) == #""gpt-4o""#)
+
+        let chunk = try OpenAIAnswerScan.scanChunk(
+            Array(
+                #"{"id":"c","model":"m","choices":[{"delta":{"content":"x"},"finish_reason":null}],"usage":null}"#.utf8)
+        )
+        #expect(chunk.usage == nil && !chunk.hasFinishReason && chunk.id == "c")
+        let last = try OpenAIAnswerScan.scanChunk(
+            Array(#"{"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1.5}}"#.utf8))
+        #expect(last.usage == .init(promptTokens: 1, completionTokens: nil, totalTokens: nil))
+        #expect(last.model == nil)
+        #expect(throws: OpenAIScanError.self) { try OpenAIAnswerScan.scanChunk(Array(#"{"id":"c",}"#.utf8)) }
+        #expect(throws: OpenAIScanError.self) { try OpenAIAnswerScan.scanChunk(Array("[DONE]".utf8)) }
+    }
+
+    @Test("differential: the scanner agrees with JSONSerialization and JSONDecoder on generated bodies")
+    func differential() throws {
+        var generator = RequestBodyGenerator(seed: 0x5EED_CAFE)
+        var verdicts: [String: Int] = [:]
+        for round in 0..<3000 {
+            var body = generator.request()
+            if round % 5 >= 3 { body = generator.mutate(body) }
+            let verdict = ScanDifferential.check(body)
+            verdicts[verdict.summary, default: 0] += 1
+            if let failure = verdict.failure {
+                Issue.record("round \(round): \(failure)\n body: \(String(decoding: body, as: UTF8.self))")
+                return
+            }
+        }
+        // The generator must reach every verdict, or the comparison proves little.
+        for summary in ["accepted", "invalid JSON", "invalid field", "not an object"] {
+            #expect(verdicts[summary, default: 0] > 10, "\(summary): \(verdicts)")
+        }
+    }
+}
+
+// MARK: - The reference: Foundation's reading of the same bytes
+// (Fuzz/Sources/ModelMeshFuzz/OpenAIScanTarget.swift holds the same comparison.)
+
+/// Compares ``OpenAIRequestScan`` with `JSONSerialization` (is it JSON?) and `JSONDecoder`
+/// (what do the fields say; the first of repeated members counts there too).
+enum ScanDifferential {
+    struct Verdict {
+        var summary: String
+        var failure: String?
+    }
+
+    static func check(_ body: [UInt8]) -> Verdict {
+        let scanned = Result { () throws(OpenAIScanError) in try OpenAIRequestScan.scan(body) }
+        let foundation: Any
+        do {
+            foundation = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
+        } catch {
+            if case .success = scanned {
+                return Verdict(summary: "invalid JSON", failure: "scanner accepts invalid JSON")
+            }
+            return Verdict(summary: "invalid JSON")
+        }
+        // Stricter than Foundation on purpose: trailing commas and UTF-16/32 are not JSON for
+        // an upstream that gets the bytes as they are.
+        if hasTrailingComma(body) || mayBeWideEncoding(body) {
+            if case .success = scanned {
+                return Verdict(summary: "lenient", failure: "scanner accepts a trailing comma")
+            }
+            return Verdict(summary: "lenient")
+        }
+        let scan: OpenAIRequestScan
+        switch scanned {
+        case .success(let value): scan = value
+        case .failure(let error):
+            if error.kind == .malformedJSON {
+                // JSONSerialization only converts the numbers it keeps: one too large for a double
+                // passes when a repeated member replaces it. The scanner refuses it wherever it is.
+                if isOutOfRangeNumber(body, at: error.offset) { return Verdict(summary: "invalid JSON") }
+                return Verdict(summary: "invalid JSON", failure: "scanner refuses valid JSON: \(error)")
+            }
+            if error.kind == .notAnObject {
+                return Verdict(
+                    summary: "not an object",
+                    failure: foundation is [String: Any] ? "scanner says not an object" : nil)
+            }
+            guard foundation is [String: Any] else {
+                return Verdict(summary: "invalid field", failure: "field error on a non-object: \(error)")
+            }
+            do {
+                let reference = try JSONDecoder().decode(ReferenceRequest.self, from: Data(body))
+                // Past 2^53 JSONDecoder reads some decimals exactly; the request is refused either way.
+                let caps = [reference.maxTokens, reference.maxCompletionTokens].compactMap { $0 }
+                if let param = error.param, param.hasPrefix("max_"), caps.contains(where: { $0.magnitude >= 1 << 53 }) {
+                    return Verdict(summary: "invalid field")
+                }
+                return Verdict(summary: "invalid field", failure: "scanner refuses (\(error)), JSONDecoder accepts")
+            } catch {
+                return Verdict(summary: "invalid field")
+            }
+        }
+        guard let object = foundation as? [String: Any] else {
+            return Verdict(summary: "not an object", failure: "scanner accepts a non-object")
+        }
+        let reference: ReferenceRequest
+        do {
+            reference = try JSONDecoder().decode(ReferenceRequest.self, from: Data(body))
+        } catch {
+            return Verdict(summary: "accepted", failure: "scanner accepts what JSONDecoder refuses: \(error)")
+        }
+        if let difference = reference.difference(from: scan) {
+            return Verdict(summary: "accepted", failure: "fields differ: \(difference)")
+        }
+        if let failure = checkSplice(body, scan: scan, object: object) {
+            return Verdict(summary: "accepted", failure: failure)
+        }
+        return Verdict(summary: "accepted")
+    }
+
+    /// The spliced body parses to the original object with `model` and
+    /// `stream_options.include_usage` changed, and scans to the same fields.
+    static func checkSplice(_ body: [UInt8], scan: OpenAIRequestScan, object: [String: Any]) -> String? {
+        let newModel = "routed \"model\" \u{1F600}\n\\"
+        let spliced: [UInt8]
+        let renamed: [UInt8]
+        do {
+            spliced = try OpenAIRequestScan.splice(body, scan: scan, model: newModel, includeUsage: true)
+            renamed = try OpenAIRequestScan.splice(body, scan: scan, model: newModel, includeUsage: false)
+        } catch {
+            return "splice throws: \(error)"
+        }
+        if !scan.hasRepeatedMembers {
+            let encoded = OpenAIRequestScan.encodedJSONString(newModel)
+            let expected = body[..<scan.modelValueRange.lowerBound] + encoded + body[scan.modelValueRange.upperBound...]
+            if renamed != Array(expected) { return "renaming changes other bytes" }
+        }
+        var expected = object
+        expected["model"] = newModel
+        var options = object["stream_options"] as? [String: Any] ?? [:]
+        options["include_usage"] = true
+        expected["stream_options"] = options
+        guard let reparsed = try? JSONSerialization.jsonObject(with: Data(spliced)) as? [String: Any] else {
+            return "spliced body does not parse: \(String(decoding: spliced, as: UTF8.self))"
+        }
+        // Compared as sorted JSON: Swift's `true` and Foundation's boolean NSNumber differ as objects.
+        let canonical: ([String: Any]) -> Data? = {
+            try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys])
+        }
+        guard let expectedJSON = canonical(expected), expectedJSON == canonical(reparsed) else {
+            return "spliced body differs: \(String(decoding: spliced, as: UTF8.self))"
+        }
+        guard var rescan = try? OpenAIRequestScan.scan(spliced) else { return "spliced body does not scan" }
+        if rescan.model != newModel || rescan.includeUsage != true || !rescan.hasStreamOptions {
+            return
+                "spliced body scans to model \(rescan.model), include_usage \(String(describing: rescan.includeUsage))"
+        }
+        rescan.model = scan.model
+        rescan.modelValueRange = scan.modelValueRange
+        rescan.closingBraceOffset = scan.closingBraceOffset
+        rescan.includeUsage = scan.includeUsage
+        rescan.hasStreamOptions = scan.hasStreamOptions
+        if rescan != scan { return "splicing changes other scanned fields" }
+        return nil
+    }
+
+    /// Whether the number at `offset` is one JSONSerialization refuses on its own.
+    static func isOutOfRangeNumber(_ body: [UInt8], at offset: Int) -> Bool {
+        guard offset < body.count else { return false }
+        let number = body[offset...].prefix { Array("+-.0123456789eE".utf8).contains($0) }
+        guard !number.isEmpty else { return false }
+        return (try? JSONSerialization.jsonObject(with: Data(number), options: [.fragmentsAllowed])) == nil
+    }
+
+    /// A `,` whose next significant byte closes an array or object (outside strings).
+    static func hasTrailingComma(_ body: [UInt8]) -> Bool {
+        var inString = false
+        var escaped = false
+        var afterComma = false
+        for byte in body {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case 0x20, 0x09, 0x0A, 0x0D: continue
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): if afterComma { return true }
+            case UInt8(ascii: "\""): inString = true
+            default: break
+            }
+            afterComma = byte == UInt8(ascii: ",")
+        }
+        return false
+    }
+
+    /// Foundation reads a body starting with a NUL byte or a UTF-16 byte order mark as UTF-16/32.
+    static func mayBeWideEncoding(_ body: [UInt8]) -> Bool {
+        body.prefix(4).contains(0) || body.starts(with: [0xFE, 0xFF]) || body.starts(with: [0xFF, 0xFE])
+    }
+}
+
+/// The fields ``OpenAIRequestScan`` reads, decoded by `JSONDecoder` under the same rules.
+struct ReferenceRequest: Decodable {
+    var model: String
+    var stream: Bool?
+    var maxTokens: Int?
+    var maxCompletionTokens: Int?
+    var n: Double?
+    var temperature: Double?
+    var topP: Double?
+    var hasTools = false
+    var hasFunctions = false
+    var hasToolChoice = false
+    var hasResponseFormat = false
+    var responseFormatType: String?
+    var hasStreamOptions = false
+    var includeUsage: Bool?
+    var messageCount = 0
+    var contentByteCount = 0
+    var hasImageInput = false
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Any JSON value, by its kind.
+    enum Shape: Decodable {
+        case null
+        case array(Int)
+        case object, scalar
+
+        init(from decoder: any Decoder) throws {
+            if (try? decoder.singleValueContainer().decodeNil()) == true {
+                self = .null
+            } else if let array = try? decoder.unkeyedContainer() {
+                self = .array(array.count ?? 0)
+            } else if (try? decoder.container(keyedBy: Key.self)) != nil {
+                self = .object
+            } else {
+                self = .scalar
+            }
+        }
+    }
+
+    struct Members: Decodable {
+        let container: KeyedDecodingContainer<Key>
+        init(from decoder: any Decoder) throws { container = try decoder.container(keyedBy: Key.self) }
+        func string(_ key: String) -> String? { try? container.decodeIfPresent(String.self, forKey: Key(key)) }
+        func bool(_ key: String) -> Bool? { try? container.decodeIfPresent(Bool.self, forKey: Key(key)) }
+    }
+
+    enum Content: Decodable {
+        case text(String)
+        case parts([Shape], [Members?])
+
+        init(from decoder: any Decoder) throws {
+            if let text = try? decoder.singleValueContainer().decode(String.self) {
+                self = .text(text)
+                return
+            }
+            var parts = try decoder.unkeyedContainer()
+            var members: [Members?] = []
+            var shapes: [Shape] = []
+            while !parts.isAtEnd {
+                let shape = try parts.decode(Shape.self)
+                shapes.append(shape)
+                members.append(nil)
+            }
+            parts = try decoder.unkeyedContainer()
+            var index = 0
+            while !parts.isAtEnd {
+                if case .object = shapes[index] {
+                    members[index] = try parts.decode(Members.self)
+                } else {
+                    _ = try parts.decode(Shape.self)
+                }
+                index += 1
+            }
+            self = .parts(shapes, members)
+        }
+    }
+
+    struct Message: Decodable {
+        var content: Content?
+        init(from decoder: any Decoder) throws {
+            content = try decoder.container(keyedBy: Key.self).decodeIfPresent(Content.self, forKey: Key("content"))
+        }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        model = try c.decode(String.self, forKey: Key("model"))
+        stream = try c.decodeIfPresent(Bool.self, forKey: Key("stream"))
+        maxTokens = try c.decodeIfPresent(Int.self, forKey: Key("max_tokens"))
+        maxCompletionTokens = try c.decodeIfPresent(Int.self, forKey: Key("max_completion_tokens"))
+        n = try c.decodeIfPresent(Double.self, forKey: Key("n"))
+        temperature = try c.decodeIfPresent(Double.self, forKey: Key("temperature"))
+        topP = try c.decodeIfPresent(Double.self, forKey: Key("top_p"))
+        if case .array(let count)? = try c.decodeIfPresent(Shape.self, forKey: Key("tools")) { hasTools = count > 0 }
+        hasFunctions = try Self.isPresent(c, "functions")
+        hasToolChoice = try Self.isPresent(c, "tool_choice")
+        hasResponseFormat = try Self.isPresent(c, "response_format")
+        hasStreamOptions = try Self.isPresent(c, "stream_options")
+        if case .object? = try c.decodeIfPresent(Shape.self, forKey: Key("response_format")) {
+            responseFormatType = try c.decode(Members.self, forKey: Key("response_format")).string("type")
+        }
+        if case .object? = try c.decodeIfPresent(Shape.self, forKey: Key("stream_options")) {
+            includeUsage = try c.decode(Members.self, forKey: Key("stream_options")).bool("include_usage")
+        }
+        let messages = try c.decodeIfPresent([Message].self, forKey: Key("messages")) ?? []
+        messageCount = messages.count
+        for message in messages {
+            switch message.content {
+            case .text(let text)?: contentByteCount += text.utf8.count
+            case .parts(_, let members)?:
+                for part in members.compactMap({ $0 }) {
+                    switch part.string("type") {
+                    case "text": contentByteCount += part.string("text")?.utf8.count ?? 0
+                    case "image_url", "input_image": hasImageInput = true
+                    default: break
+                    }
+                }
+            case nil: break
+            }
+        }
+    }
+
+    static func isPresent(_ c: KeyedDecodingContainer<Key>, _ key: String) throws -> Bool {
+        guard let shape = try c.decodeIfPresent(Shape.self, forKey: Key(key)) else { return false }
+        if case .null = shape { return false }
+        return true
+    }
+
+    func difference(from scan: OpenAIRequestScan) -> String? {
+        let pairs: [(String, String, String)] = [
+            ("model", model, scan.model),
+            ("stream", "\(stream as Any)", "\(scan.stream as Any)"),
+            ("max_tokens", "\(maxTokens as Any)", "\(scan.maxTokens as Any)"),
+            ("max_completion_tokens", "\(maxCompletionTokens as Any)", "\(scan.maxCompletionTokens as Any)"),
+            ("n", "\(n?.bitPattern as Any)", "\(scan.n?.bitPattern as Any)"),
+            ("temperature", "\(temperature?.bitPattern as Any)", "\(scan.temperature?.bitPattern as Any)"),
+            ("top_p", "\(topP?.bitPattern as Any)", "\(scan.topP?.bitPattern as Any)"),
+            ("tools", "\(hasTools)", "\(scan.hasTools)"),
+            ("functions", "\(hasFunctions)", "\(scan.hasFunctions)"),
+            ("tool_choice", "\(hasToolChoice)", "\(scan.hasToolChoice)"),
+            ("response_format", "\(hasResponseFormat)", "\(scan.hasResponseFormat)"),
+            ("response_format.type", "\(responseFormatType as Any)", "\(scan.responseFormatType as Any)"),
+            ("stream_options", "\(hasStreamOptions)", "\(scan.hasStreamOptions)"),
+            ("include_usage", "\(includeUsage as Any)", "\(scan.includeUsage as Any)"),
+            ("messages", "\(messageCount)", "\(scan.messageCount)"),
+            ("content bytes", "\(contentByteCount)", "\(scan.contentByteCount)"),
+            ("image", "\(hasImageInput)", "\(scan.hasImageInput)"),
+        ]
+        let different = pairs.filter { $0.1 != $0.2 }.map { "\($0.0): JSONDecoder \($0.1), scanner \($0.2)" }
+        return different.isEmpty ? nil : different.joined(separator: "; ")
+    }
+}
+
+/// Seeded request bodies: valid ones in many shapes, and mutations of them.
+struct RequestBodyGenerator {
+    /// SplitMix64: reproducible from the seed on every platform.
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
+
+    static let numbers = [
+        "0", "-0", "1", "2", "42", "100", "1e3", "1E2", "1.0", "1.5", "-1", "0.5", "2.5e-3", "10e-1", "-0.0",
+        "1e400", "1e-400", "1e308", "1.7976931348623158e308", "9223372036854775807", "9223372036854775808",
+        "-9223372036854775808", "4611686018427387905.0", "9007199254740993.5", "123456789012345678901",
+        "0.99999999999999999999", "1e-0", "0.000", "3e-324", "2e-324", "0e999999", "1.00000000000000000001",
+    ]
+    static let stringPieces = [
+        "a", "gpt-4o", " ", "é", "中", "😀", #"\""#, #"\\"#, #"\/"#, #"\b"#, #"\f"#, #"\n"#, #"\r"#, #"\t"#,
+        #"\u00e9"#, #"\u0041"#, #"\ud83d\ude00"#, #"\u0000"#, #"\u4E2D"#, "text", "image_url",
+    ]
+
+    mutating func whitespace() -> String { chance(80) ? "" : pick([" ", "\n", "\t", "\r\n  "]) }
+
+    mutating func string() -> String {
+        var text = "\""
+        for _ in 0..<below(6) { text += pick(Self.stringPieces) }
+        return text + "\""
+    }
+
+    mutating func value(depth: Int) -> String {
+        switch below(depth > 3 ? 5 : 8) {
+        case 0: return "null"
+        case 1: return pick(["true", "false"])
+        case 2, 3: return pick(Self.numbers)
+        case 4: return string()
+        case 5:
+            return "[" + (0..<below(4)).map { _ in whitespace() + value(depth: depth + 1) }.joined(separator: ",") + "]"
+        default:
+            return "{" + (0..<below(4)).map { _ in string() + ":" + value(depth: depth + 1) }.joined(separator: ",")
+                + "}"
+        }
+    }
+
+    mutating func key(_ name: String) -> String {
+        guard chance(3), let first = name.unicodeScalars.first else { return "\"\(name)\"" }
+        let escaped = String(first.value, radix: 16)
+        return "\"\\u" + String(repeating: "0", count: 4 - escaped.count) + escaped + name.dropFirst() + "\""
+    }
+
+    mutating func contentPart() -> String {
+        switch below(6) {
+        case 0: return #"{"type":"text","text":"# + string() + "}"
+        case 1: return #"{"type":"image_url","image_url":{"url":"https://x"}}"#
+        case 2: return #"{"type":"input_image","image_url":"x"}"#
+        case 3: return #"{"text":"# + string() + #","type":"text","text":"shadowed"}"#
+        case 4: return #"{"type":5,"text":"x"}"#
+        default: return value(depth: 2)
+        }
+    }
+
+    mutating func message() -> String {
+        var members = [#""role":"# + pick([#""user""#, #""system""#, #""assistant""#])]
+        switch below(7) {
+        case 0, 1: members.append(#""content":"# + string())
+        case 2: members.append(#""content":null"#)
+        case 3, 4:
+            members.append(#""content":["# + (0..<below(4)).map { _ in contentPart() }.joined(separator: ",") + "]")
+        case 5: members.append(#""content":"# + pick(["7", "{}", "true"]))
+        default: break
+        }
+        if chance(5) { members.append(#""content":"second""#) }
+        if chance(20) { members.append(#""name":"# + string()) }
+        return "{" + members.shuffled(using: &self).joined(separator: ",") + "}"
+    }
+
+    mutating func member(_ name: String) -> String {
+        let value: String
+        switch name {
+        case "model": value = chance(95) ? string() : pick(["1", "null", "[]"])
+        case "stream": value = chance(90) ? pick(["true", "false", "null"]) : pick(["1", "\"yes\""])
+        case "max_tokens", "max_completion_tokens", "n", "temperature", "top_p":
+            value = chance(90) ? pick(Self.numbers + ["null"]) : pick(["\"1\"", "true", "[]"])
+        case "messages":
+            value =
+                chance(92)
+                ? "[" + (0..<below(4)).map { _ in message() }.joined(separator: ",") + "]"
+                : pick(["null", "{}", "[1]", "\"hi\""])
+        case "tools": value = pick(["[]", #"[{"type":"function"}]"#, "null", "{}", "[ ]", "\"x\""])
+        case "response_format":
+            value = pick([
+                #"{"type":"json_object"}"#, #"{"type":5}"#, "null", "\"x\"", "{}", #"{"type":"a","type":"b"}"#,
+            ])
+        case "stream_options":
+            value = pick([
+                #"{"include_usage":true}"#, #"{"include_usage":false}"#, "{}", "null", #"{"include_usage":"x"}"#,
+                "3", #"{"a":[1],"include_usage":false,"include_usage":true}"#,
+                #"{"include_usage":true,"include_usage":0}"#,
+            ])
+        default: value = self.value(depth: 1)
+        }
+        return key(name) + whitespace() + ":" + whitespace() + value
+    }
+
+    /// A request body, or now and then another JSON value.
+    mutating func request() -> [UInt8] {
+        if chance(2) { return Array(value(depth: 0).utf8) }
+        let names = [
+            "model", "messages", "stream", "max_tokens", "max_completion_tokens", "n", "temperature", "top_p", "tools",
+            "functions", "tool_choice", "response_format", "stream_options", "seed", "user", "metadata",
+        ]
+        var members: [String] = []
+        for name in names where name == "model" ? chance(97) : chance(name == "messages" ? 90 : 35) {
+            members.append(member(name))
+            if chance(3) { members.append(member(name)) }
+        }
+        members.shuffle(using: &self)
+        let text = whitespace() + "{" + members.map { whitespace() + $0 }.joined(separator: ",") + whitespace() + "}"
+        return Array(text.utf8) + (chance(3) ? Array(pick([" ", "\n", "x", "}", ","]).utf8) : [])
+    }
+
+    static let mutationBytes: [UInt8] =
+        Array(#"{}[],:"\0123456789eE.-+tfnu /"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xED, 0xFF]
+
+    /// One to three random edits: replace, insert or delete a byte, cut the end, repeat a slice.
+    mutating func mutate(_ body: [UInt8]) -> [UInt8] {
+        var body = body
+        for _ in 0..<(1 + below(3)) {
+            guard !body.isEmpty else { break }
+            let at = below(body.count)
+            switch below(5) {
+            case 0: body[at] = pick(Self.mutationBytes)
+            case 1: body.insert(pick(Self.mutationBytes), at: at)
+            case 2: body.remove(at: at)
+            case 3: body.removeSubrange(at...)
+            default:
+                let end = min(body.count, at + 1 + below(8))
+                body.insert(contentsOf: body[at..<end], at: at)
+            }
+        }
+        return body
+    }
+}
+
+extension RequestBodyGenerator: RandomNumberGenerator {}
