@@ -39,6 +39,7 @@ public struct ConfigurationReloader: Sendable {
         self.source = source
         self.load = load
         self.logger = logger
+        if let source { mesh.setConfigurationSource(source) }
     }
 
     /// Loads and applies the configuration; logs the outcome.

@@ -50,6 +50,9 @@ struct ReloadTests {
         try await withProxy(testMesh, proxy: Self.auth) { options, mesh in
             options.reloader = ConfigurationReloader(mesh: mesh, source: "test") { nextConfiguration }
         } _: { client in
+            // The reloader names the source from the start.
+            #expect(client.mesh.configurationVersion.source == "test")
+            #expect(client.mesh.configurationVersion.version == 1)
             let served = Counter()
             let (started, startedContinuation) = AsyncStream<Void>.makeStream()
             let outcomes = try await withThrowingTaskGroup(of: [(status: Int, body: String)].self) { group in

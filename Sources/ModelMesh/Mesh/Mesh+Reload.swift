@@ -114,6 +114,12 @@ extension Mesh {
         loaded.withLock { ConfigurationVersion(version: $0.version, loadedAt: $0.loadedAt, source: $0.source) }
     }
 
+    /// Names where the running configuration came from (a file path), for
+    /// ``configurationVersion`` and `GET /v1/mesh/state`; later reloads keep or replace it.
+    public func setConfigurationSource(_ source: String) {
+        loaded.withLock { $0.source = source }
+    }
+
     /// Applies a new configuration to the running mesh, atomically.
     ///
     /// Requests already routed finish on the topology they started on; requests routed
