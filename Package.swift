@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -44,9 +45,9 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
-        // Vendor wire formats over AsyncHTTPClient (the OpenAI-compatible family, Anthropic,
-        // Gemini), and the observability connectors that need more than the engine: the
-        // webhook (HTTP) and Prometheus (a metrics backend).
+        // Vendor wire formats (the OpenAI-compatible family, Anthropic, Gemini) over the data
+        // plane's per-event-loop HTTP/1.1 client on SwiftNIO, and the observability connectors
+        // that need more than the engine: the webhook (AsyncHTTPClient) and Prometheus.
         .target(
             name: "ModelMeshProviders",
             dependencies: [
@@ -57,6 +58,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
@@ -90,6 +92,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // OTLP trace export (`modelmesh.otel.v1`): bootstraps swift-otel from
@@ -149,6 +152,19 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Sources/FakeUpstreamServer"
+        ),
+        // The floors of the proxy benchmark (`scripts/bench`): a pass-through with no routing,
+        // its server and upstream client each either bare SwiftNIO or the library stack.
+        .executableTarget(
+            name: "modelmesh-passthrough",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Sources/PassthroughFloor"
         ),
         .testTarget(
             name: "ModelMeshTests",

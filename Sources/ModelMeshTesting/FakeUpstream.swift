@@ -3,6 +3,7 @@ import ModelMesh
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A local HTTP/1.1 server that plays an AI provider: scripted answers, exact vendor error
@@ -37,17 +38,21 @@ public final class FakeUpstream: Sendable {
 
     /// The port the server listens on.
     public let port: Int
+    /// Whether it speaks HTTPS.
+    public let usesTLS: Bool
     private let core: FakeUpstreamCore
     private let serverChannel: any Channel
 
-    private init(port: Int, core: FakeUpstreamCore, serverChannel: any Channel) {
+    private init(port: Int, usesTLS: Bool, core: FakeUpstreamCore, serverChannel: any Channel) {
         self.port = port
+        self.usesTLS = usesTLS
         self.core = core
         self.serverChannel = serverChannel
     }
 
-    /// Starts a server on `127.0.0.1` and a free port.
-    public static func start() async throws -> FakeUpstream {
+    /// Starts a server on `127.0.0.1` and a free port; with `tls`, it speaks HTTPS with that
+    /// server context (see ``TestCertificateAuthority``).
+    public static func start(tls: NIOSSLContext? = nil) async throws -> FakeUpstream {
         let core = FakeUpstreamCore()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -55,6 +60,7 @@ public final class FakeUpstream: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let id = core.connectionOpened(channel)
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(FakeUpstreamHandler(core: core, connectionID: id))
                 }
@@ -65,11 +71,12 @@ public final class FakeUpstream: Sendable {
             try? await channel.close()
             throw FakeUpstreamError(message: "The server socket has no port")
         }
-        return FakeUpstream(port: port, core: core, serverChannel: channel)
+        return FakeUpstream(port: port, usesTLS: tls != nil, core: core, serverChannel: channel)
     }
 
-    /// `http://127.0.0.1:<port>` (no path: add the vendor's version path yourself).
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// `http://127.0.0.1:<port>` (`https` with TLS; no path: add the vendor's version path
+    /// yourself).
+    public var baseURL: String { "\(usesTLS ? "https" : "http")://127.0.0.1:\(port)" }
 
     /// `baseURL` + `path`.
     public func url(_ path: String) -> String { baseURL + path }

@@ -82,7 +82,8 @@ struct HTTPTransportTests {
                 .json(
                     #"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}"#,
                     status: 400), for: path)
-            h.fake.enqueue(.resetConnection, for: path)
+            // A reset on a reused connection is tried once more on a new one; the second fails.
+            h.fake.enqueue([.resetConnection, .resetConnection], for: path)
             let request = try UpstreamRequest.json(
                 ["contents": []] as JSONValue, url: h.fake.url("\(path)?alt=sse&key=\(Harness.apiKey)"),
                 redactions: [Harness.apiKey])

@@ -1,23 +1,25 @@
-import AsyncHTTPClient
 import ModelMesh
 import NIOCore
 import NIOHTTP1
 import Synchronization
 
 /// Reads one streamed response for ``HTTPTransport/openEventStream(_:headBudget:idleTimeout:decoder:deadlines:carriesOutput:onInvalidEvent:failure:)``
-/// as AsyncHTTPClient hands it over, on the connection's event loop: parses server-sent
-/// events, decodes them and yields the elements, with event-loop timers for the deadlines.
+/// as the connection hands it over, on its event loop: parses server-sent events, decodes them
+/// and yields the elements, with event-loop timers for the deadlines.
+///
+/// Elements go to a back-pressured sequence: when the consumer falls behind by more than a
+/// few elements the connection stops reading, so a slow client holds the upstream back
+/// through TCP instead of growing memory, and reading resumes as it catches up.
 ///
 /// The protocol (head budget, rejections, the end marker, the deadlines) is
 /// ``EventStreamMachine``'s: the delegate feeds it the callbacks, timer firings and
 /// cancellations under its lock, arms and cancels the timer it asks for there, and carries
 /// out the rest of its actions outside the lock.
 ///
-/// A delegate rather than the async API and a task reading the body: per stream that saves
-/// three tasks and a `Task.sleep` watchdog, and per chunk two thread hand-offs; it also sees
-/// every byte that arrived before a connection broke.
-final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDelegate {
-    typealias Response = Void
+/// Callbacks rather than a task reading the body: per stream that saves three tasks and a
+/// `Task.sleep` watchdog, and per chunk two thread hand-offs; it also sees every byte that
+/// arrived before a connection broke.
+final class EventStreamDelegate<Decoder: SSEEventDecoder>: UpstreamResponseReceiver, NIOAsyncSequenceProducerDelegate {
     typealias Machine = EventStreamMachine<Decoder>
     typealias Opening = Machine.Opening
 
@@ -37,7 +39,7 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
     private struct State {
         var machine: Machine
         var opening: CheckedContinuation<Opening, any Error>?
-        var task: HTTPClient.Task<Void>?
+        var call: UpstreamCall?
         var timer: Scheduled<Void>?
     }
 
@@ -45,19 +47,19 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
     private struct Effects {
         var action: Machine.Action
         var opening: CheckedContinuation<Opening, any Error>?
-        var task: HTTPClient.Task<Void>?
+        var call: UpstreamCall?
     }
 
     private let settings: Settings
-    private let elements: AsyncThrowingStream<Decoder.Element, any Error>.Continuation
+    typealias Elements = NIOThrowingAsyncSequenceProducer<
+        Decoder.Element, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark,
+        EventStreamDelegate<Decoder>
+    >
     private let state: Mutex<State>
+    private let source: Mutex<Elements.Source?> = Mutex(nil)
 
-    init(
-        decoder: Decoder, settings: Settings,
-        elements: AsyncThrowingStream<Decoder.Element, any Error>.Continuation
-    ) {
+    init(decoder: Decoder, settings: Settings) {
         self.settings = settings
-        self.elements = elements
         let configuration = Machine.Configuration(
             headBudget: settings.headBudget, idleTimeout: settings.idleTimeout, deadlines: settings.deadlines,
             errorLimit: settings.errorLimit, carriesOutput: settings.carriesOutput,
@@ -67,18 +69,29 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
 
     // MARK: Driving
 
+    /// The back-pressured sequence of elements (make it once, before `start`). Reading pauses
+    /// when `highWatermark` elements wait for the consumer and resumes at `lowWatermark`.
+    func makeElements(lowWatermark: Int = 4, highWatermark: Int = 16) -> Elements {
+        let made = Elements.makeSequence(
+            backPressureStrategy: .init(lowWatermark: lowWatermark, highWatermark: highWatermark),
+            finishOnDeinit: true, delegate: self)
+        source.withLock { $0 = made.source }
+        return made.sequence
+    }
+
     /// Registers the caller waiting for the head. Call before `start`.
     func awaitOpening(_ continuation: CheckedContinuation<Opening, any Error>) {
         state.withLock { $0.opening = continuation }
     }
 
-    /// The request was handed to the client: arm the head timer.
-    func start(_ task: HTTPClient.Task<Void>) {
+    /// The request goes out: arm the head timer, then send it.
+    func start(_ call: UpstreamCall) {
         perform(
             state.withLock { state in
-                state.task = task
-                return settle(state.machine.requestStarted(at: .now()), in: &state, on: task.eventLoop)
+                state.call = call
+                return settle(state.machine.requestStarted(at: .now()), in: &state, on: call.eventLoop)
             })
+        call.start()
     }
 
     /// The caller (or the consumer of the elements) went away.
@@ -86,30 +99,34 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
         perform(state.withLock { settle($0.machine.cancelled(), in: &$0, on: nil) })
     }
 
-    // MARK: HTTPClientResponseDelegate
+    // MARK: UpstreamResponseReceiver
 
-    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-        perform(
-            state.withLock {
-                settle($0.machine.headReceived(head, at: .now()), in: &$0, on: task.eventLoop, task: task)
-            })
-        return task.eventLoop.makeSucceededVoidFuture()
+    func receiveHead(_ head: HTTPResponseHead, of call: UpstreamCall) {
+        perform(state.withLock { settle($0.machine.headReceived(head, at: .now()), in: &$0, on: call.eventLoop) })
     }
 
-    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        perform(
-            state.withLock {
-                settle($0.machine.bodyPartReceived(buffer, at: .now()), in: &$0, on: task.eventLoop, task: task)
-            })
-        return task.eventLoop.makeSucceededVoidFuture()
+    func receiveBodyPart(_ buffer: ByteBuffer, of call: UpstreamCall) {
+        perform(state.withLock { settle($0.machine.bodyPartReceived(buffer, at: .now()), in: &$0, on: call.eventLoop) })
     }
 
-    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
-        perform(state.withLock { settle($0.machine.bodyEnded(), in: &$0, on: task.eventLoop, task: task) })
+    func receiveEnd(of call: UpstreamCall) {
+        perform(state.withLock { settle($0.machine.bodyEnded(), in: &$0, on: call.eventLoop) })
     }
 
-    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
-        perform(state.withLock { settle($0.machine.failed(error), in: &$0, on: task.eventLoop, task: task) })
+    func receiveFailure(_ error: any Error, of call: UpstreamCall) {
+        perform(state.withLock { settle($0.machine.failed(error), in: &$0, on: call.eventLoop) })
+    }
+
+    // MARK: NIOAsyncSequenceProducerDelegate
+
+    /// The consumer caught up: read again.
+    func produceMore() {
+        state.withLock { $0.call }?.resumeReading()
+    }
+
+    /// The consumer went away (cancelled, or dropped the sequence).
+    func didTerminate() {
+        cancel()
     }
 
     // MARK: Actions
@@ -120,10 +137,7 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
 
     /// Carries out the timer part of `action` (under the lock, so the handle stays the armed
     /// timer's) and takes what the rest needs.
-    private func settle(
-        _ action: Machine.Action, in state: inout State, on eventLoop: (any EventLoop)?,
-        task: HTTPClient.Task<Void>? = nil
-    ) -> Effects {
+    private func settle(_ action: Machine.Action, in state: inout State, on eventLoop: (any EventLoop)?) -> Effects {
         switch action.timer {
         case .arm(let timer, let deadline):
             state.timer?.cancel()
@@ -136,7 +150,7 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
         case nil:
             break
         }
-        var effects = Effects(action: action, task: state.task ?? task)
+        var effects = Effects(action: action, call: state.call)
         if action.opener != nil {
             effects.opening = state.opening
             state.opening = nil
@@ -152,13 +166,18 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: HTTPClientResponseDel
         case nil: break
         }
         for event in action.invalidEvents { settings.onInvalidEvent(event) }
-        for element in action.elements { elements.yield(element) }
-        switch action.streamEnd {
-        case .finished: elements.finish()
-        case .failed(let error): elements.finish(throwing: streamError(error))
-        case nil: break
+        if !action.elements.isEmpty || action.streamEnd != nil {
+            let source = source.withLock { $0 }
+            if !action.elements.isEmpty, source?.yield(contentsOf: action.elements) == .stopProducing {
+                effects.call?.pauseReading()
+            }
+            switch action.streamEnd {
+            case .finished: source?.finish()
+            case .failed(let error): source?.finish(streamError(error))
+            case nil: break
+            }
         }
-        if action.cancelRequest { effects.task?.cancel() }
+        if action.cancelRequest { effects.call?.cancel() }
     }
 
     /// A failure after the head, classified and scrubbed.

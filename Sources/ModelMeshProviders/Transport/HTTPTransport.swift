@@ -1,16 +1,21 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import ModelMesh
 import NIOCore
 import NIOPosix
 import NIOHTTP1
+import NIOSSL
 
-/// The HTTP client every built-in connector sends through: one pooled AsyncHTTPClient per
-/// provider registry (or per process), shared by all providers.
+/// The HTTP client every built-in connector sends through: keep-alive HTTP/1.1 connections on
+/// SwiftNIO, pooled per event loop, shared by all providers of a registry (or a process).
+///
+/// A request is sent from the event loop it was made on, over a connection of that loop, so
+/// the proxy reads a client's request, calls the upstream and answers on one thread. HTTPS
+/// uses NIOSSL with the system's trust roots (plus ``Configuration/additionalTrustRoots``)
+/// and verifies the host name.
 ///
 /// Create one, hand it to ``BuiltInProviders/make(_:transport:)`` for each provider, and call
-/// ``shutdown()`` once at the end (AsyncHTTPClient requires a shutdown before release).
+/// ``shutdown()`` once at the end.
 ///
 /// ```swift
 /// let transport = HTTPTransport()
@@ -21,12 +26,11 @@ import NIOHTTP1
 public final class HTTPTransport: Sendable {
     /// Settings of the shared client.
     public struct Configuration: Sendable {
-        /// Concurrent HTTP/1.1 connections per upstream host; a request beyond it waits for a
-        /// connection to free up. Each in-flight request and stream holds one connection for
-        /// its whole length, so this bounds the streams one upstream can carry at once:
-        /// AsyncHTTPClient's default of 8 would queue the ninth stream behind the first, and
-        /// the proxy is meant to carry thousands (the client connections, and the process's
-        /// open-file limit, bound it before this does).
+        /// Concurrent HTTP/1.1 connections per upstream host and event loop; a request beyond
+        /// it waits for a connection to come back. Each in-flight request and stream holds one
+        /// connection for its whole length, so this bounds the streams one upstream can carry
+        /// at once: the proxy is meant to carry thousands (the client connections, and the
+        /// process's open-file limit, bound it before this does).
         public var maximumConnectionsPerHost: Int = 8192
         /// Bound on establishing a connection; the attempt deadline usually cuts it earlier.
         public var connectTimeout: Duration = .seconds(10)
@@ -40,6 +44,9 @@ public final class HTTPTransport: Sendable {
         public var maximumEventSize: Int = 16 * 1024 * 1024
         /// How long one upstream stream may last from its head (nil: as long as it is lively).
         public var maximumStreamDuration: Duration? = nil
+        /// PEM files of certificate authorities trusted for HTTPS besides the system's (a
+        /// private CA in front of a self-hosted model server).
+        public var additionalTrustRoots: [String] = []
 
         public init() {}
 
@@ -54,34 +61,27 @@ public final class HTTPTransport: Sendable {
 
     /// The configuration the transport was created with.
     public let configuration: Configuration
-    let client: HTTPClient
+    let pool: UpstreamConnectionPool
     let logger: Logger
 
-    /// Creates a transport with its own connection pool on the shared NIO event loops.
+    /// Creates a transport with its own connections on the shared NIO event loops.
     public init(configuration: Configuration = .init(), logger: Logger = Logger(label: "modelmesh.providers.http")) {
         self.configuration = configuration
         self.logger = logger
-        var pool = HTTPClient.Configuration.ConnectionPool()
-        pool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, configuration.maximumConnectionsPerHost)
-        pool.idleTimeout = TimeAmount(configuration.idleConnectionTimeout)
-        // Fail a refused connection at once instead of retrying it until the connect timeout.
-        pool.retryConnectionEstablishment = false
-        // No decompression: compressed event streams would be buffered, and answers are small.
-        var clientConfiguration = HTTPClient.Configuration(
-            timeout: .init(connect: TimeAmount(configuration.connectTimeout)),
-            connectionPool: pool,
-            decompression: .disabled)
-        // Upstream redirects are not followed: a POST must not silently change endpoints.
-        clientConfiguration.redirectConfiguration = .disallow
-        // No spans: with the default no-op tracer AsyncHTTPClient still builds every span
-        // attribute (URL, path, query) per request.
-        clientConfiguration.tracing.tracer = nil
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.additionalTrustRoots = configuration.additionalTrustRoots.map { .file($0) }
+        pool = UpstreamConnectionPool(
+            group: MultiThreadedEventLoopGroup.singleton,
+            settings: .init(
+                maximumConnectionsPerHost: configuration.maximumConnectionsPerHost,
+                connectTimeout: TimeAmount(configuration.connectTimeout),
+                idleTimeout: TimeAmount(configuration.idleConnectionTimeout),
+                tls: tls))
     }
 
     /// Closes every pooled connection. Call once, when no request is in flight any more.
     public func shutdown() async throws {
-        try await client.shutdown()
+        await pool.shutdown()
     }
 }
 
@@ -133,12 +133,13 @@ package struct UpstreamRequest: Sendable {
             rateLimitHeaders: rateLimitHeaders, clock: clock)
     }
 
-    /// The request as AsyncHTTPClient sends it (throws on a malformed URL).
-    func clientRequest() throws -> HTTPClient.Request {
+    /// Where the request goes and its head as sent (throws on a malformed URL).
+    func wireHead() throws -> (UpstreamEndpoint, HTTPRequestHead) {
+        let target = try UpstreamTarget(url)
         var headers = headers
         // A traced attempt names its span as the upstream's parent.
         MeshTracing.injectAttemptContext(into: &headers, using: TraceHeadersInjector())
-        return try HTTPClient.Request(url: url, method: method, headers: headers, body: body.map { .byteBuffer($0) })
+        return (target.endpoint, HTTPRequestHead(version: .http1_1, method: method, uri: target.uri, headers: headers))
     }
 
     /// `text` with every redacted value replaced.
@@ -236,17 +237,19 @@ extension HTTPTransport {
             throw ProviderError(.timeout, message: "The attempt deadline passed before the request was sent")
         }
         do {
-            let httpRequest = try request.clientRequest()
+            let (endpoint, head) = try request.wireHead()
+            let pool = self.pool.pool(for: endpoint)
+            let promise = pool.eventLoop.makePromise(of: ResponseCollector.Response.self)
             let collector = ResponseCollector(
-                limit: configuration.maximumResponseBodySize, errorLimit: configuration.maximumErrorBodySize)
-            // The deadline covers the body too.
-            let task = client.execute(
-                request: httpRequest, delegate: collector, eventLoop: Self.callersEventLoop,
-                deadline: .now() + TimeAmount(budget))
+                limit: configuration.maximumResponseBodySize, errorLimit: configuration.maximumErrorBodySize,
+                promise: promise)
+            let call = UpstreamCall(pool: pool, endpoint: endpoint, head: head, body: request.body, receiver: collector)
+            // The deadline covers waiting for a connection, connecting and the whole body.
+            call.start(deadline: .now() + TimeAmount(budget), timeoutError: { BudgetExceeded() })
             let response = try await withTaskCancellationHandler {
-                try await task.futureResult.get()
+                try await promise.futureResult.get()
             } onCancel: {
-                task.cancel()
+                call.cancel(with: CancellationError())
             }
             return makeResponse(
                 status: Int(response.head.status.code), headers: response.head.headers, body: response.body,
@@ -290,55 +293,45 @@ extension HTTPTransport {
         guard headBudget > .zero else {
             throw ProviderError(.timeout, message: "The attempt deadline passed before the request was sent")
         }
-        let (elements, continuation) = AsyncThrowingStream<Decoder.Element, any Error>.makeStream()
         let delegate = EventStreamDelegate(
             decoder: decoder,
             settings: .init(
                 headBudget: headBudget, idleTimeout: idleTimeout, deadlines: deadlines,
                 errorLimit: configuration.maximumErrorBodySize, maxEventSize: configuration.maximumEventSize,
                 maxDuration: configuration.maximumStreamDuration, request: request, carriesOutput: carriesOutput,
-                onInvalidEvent: onInvalidEvent),
-            elements: continuation)
+                onInvalidEvent: onInvalidEvent))
+        let produced = delegate.makeElements()
         let opening: EventStreamDelegate<Decoder>.Opening
         do {
-            let httpRequest = try request.clientRequest()
+            let (endpoint, head) = try request.wireHead()
+            let call = UpstreamCall(
+                pool: pool.pool(for: endpoint), endpoint: endpoint, head: head, body: request.body, receiver: delegate)
             opening = try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { opened in
                     delegate.awaitOpening(opened)
-                    delegate.start(
-                        client.execute(
-                            request: httpRequest, delegate: delegate, eventLoop: Self.callersEventLoop))
+                    delegate.start(call)
                 }
             } onCancel: {
                 delegate.cancel()
             }
         } catch {
-            continuation.finish()
+            delegate.cancel()
             throw failed(request, Self.classifyTransportError(error, afterHead: false, budget: headBudget))
         }
         switch opening {
         case .rejected(let head, let body):
-            continuation.finish()
+            delegate.cancel()
             let upstream = makeResponse(
                 status: Int(head.status.code), headers: head.headers, body: body, request: request)
             throw request.redact(failure(upstream))
         case .stream(let head):
-            // The consumer went away (cancelled or dropped the stream): close the upstream request.
-            continuation.onTermination = { _ in delegate.cancel() }
+            // Dropping or cancelling the consumer ends the producer, which cancels the request.
+            let iterator = ElementIterator(produced.makeAsyncIterator())
             return UpstreamEventStream(
                 status: Int(head.status.code), headers: head.headers,
                 rateLimit: RateLimitHeaders.parse(head.headers, names: request.rateLimitHeaders, now: request.clock.now()),
-                elements: elements)
+                elements: AsyncThrowingStream(unfolding: { try await iterator.next() }))
         }
-    }
-
-    /// Delegate callbacks on the caller's event loop when it runs on one (the proxy's
-    /// connections do), so a request and its answer stay on one thread.
-    ///
-    /// Not `.delegateAndChannel`: pinning the connection too made AsyncHTTPClient open a new
-    /// upstream connection for almost every request under concurrency.
-    static var callersEventLoop: HTTPClient.EventLoopPreference {
-        MultiThreadedEventLoopGroup.currentEventLoop.map { .delegate(on: $0) } ?? .indifferent
     }
 
     private func makeResponse(status: Int, headers: HTTPHeaders, body: ByteBuffer, request: UpstreamRequest)
@@ -364,27 +357,18 @@ extension HTTPTransport {
             return ProviderError(.cancelled, message: "The request was cancelled")
         }
         let broken: ProviderErrorClass = afterHead ? .streamInterrupted : .connection
-        if let error = error as? HTTPClientError {
+        if let error = error as? UpstreamCallError {
             switch error {
-            case .deadlineExceeded, .readTimeout, .writeTimeout:
-                return ProviderError(.timeout, message: "The upstream did not answer\(within)")
-            case .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout:
-                return ProviderError(.timeout, message: "Could not connect to the upstream\(within)")
-            case .cancelled:
-                return ProviderError(.cancelled, message: "The request was cancelled")
-            case .remoteConnectionClosed:
-                return ProviderError(
-                    broken,
-                    message: afterHead
-                        ? "The upstream closed the connection in the middle of the response"
-                        : "The upstream closed the connection before answering")
-            case .alreadyShutdown:
-                return ProviderError(.unknown, message: "The HTTP transport was already shut down")
-            case .invalidURL, .emptyHost, .emptyScheme:
-                return ProviderError(.unknown, message: "Invalid upstream URL (\(error))")
-            default:
-                return ProviderError(broken, message: "HTTP failure: \(error)")
+            case .cancelled: return ProviderError(.cancelled, message: error.description)
+            case .shutDown, .tlsUnavailable: return ProviderError(.unknown, message: error.description)
+            case .closedBeforeResponse, .closedMidResponse: return ProviderError(broken, message: error.description)
             }
+        }
+        if let error = error as? ChannelError, case .connectTimeout = error {
+            return ProviderError(.timeout, message: "Could not connect to the upstream\(within)")
+        }
+        if let error = error as? UpstreamTarget.Invalid {
+            return ProviderError(.unknown, message: error.description)
         }
         if error is NIOTooManyBytesError || error is ResponseCollector.TooLarge {
             return ProviderError(
@@ -412,5 +396,19 @@ extension TimeAmount {
         // Clamped: a "forever" duration must not overflow the nanosecond count.
         let capped = min(max(seconds, -9_000_000_000), 9_000_000_000)
         self = .nanoseconds(capped * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+/// Holds a stream's element iterator for the `AsyncThrowingStream` connectors consume; only
+/// that stream's single consumer calls ``next()``, one call at a time.
+private final class ElementIterator<Base: AsyncIteratorProtocol>: @unchecked Sendable where Base.Element: Sendable {
+    private var base: Base
+
+    init(_ base: Base) {
+        self.base = base
+    }
+
+    func next() async throws -> Base.Element? {
+        try await base.next()
     }
 }

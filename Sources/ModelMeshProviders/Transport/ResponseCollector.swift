@@ -1,15 +1,12 @@
-import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
-import Synchronization
 
 /// Collects a whole response for ``HTTPTransport/send(_:budget:)``: the head and the body,
 /// at most `limit` bytes of a 2xx body (more fails the request) and the first `errorLimit`
 /// bytes of any other (the rest is dropped; an error page can be huge).
 ///
-/// A delegate rather than the async `execute`: that one starts a task on the global executor
-/// for every request, which wakes a second thread per call.
-final class ResponseCollector: HTTPClientResponseDelegate {
+/// Its callbacks all come from the call's event loop, one at a time.
+final class ResponseCollector: UpstreamResponseReceiver, @unchecked Sendable {
     struct Response {
         var head: HTTPResponseHead
         var body: ByteBuffer
@@ -18,52 +15,51 @@ final class ResponseCollector: HTTPClientResponseDelegate {
     /// A 2xx body was larger than allowed.
     struct TooLarge: Error {}
 
-    private struct State {
-        var head: HTTPResponseHead?
-        var body = ByteBuffer()
-    }
-
     private let limit: Int
     private let errorLimit: Int
-    // Callbacks arrive one at a time on the task's event loop; the lock is never contended.
-    private let state = Mutex(State())
+    private let promise: EventLoopPromise<Response>
+    private var head: HTTPResponseHead?
+    private var body = ByteBuffer()
 
-    init(limit: Int, errorLimit: Int) {
+    init(limit: Int, errorLimit: Int, promise: EventLoopPromise<Response>) {
         self.limit = limit
         self.errorLimit = errorLimit
+        self.promise = promise
     }
 
-    func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+    private var isSuccess: Bool { head.map { (200..<300).contains($0.status.code) } ?? true }
+
+    func receiveHead(_ head: HTTPResponseHead, of call: UpstreamCall) {
+        self.head = head
         let announced = head.headers.first(name: "content-length").flatMap { Int($0) }
-        if (200..<300).contains(head.status.code), let announced, announced > limit {
-            return task.eventLoop.makeFailedFuture(TooLarge())
-        }
-        state.withLock { $0.head = head }
-        return task.eventLoop.makeSucceededVoidFuture()
+        if isSuccess, let announced, announced > limit { call.cancel(with: TooLarge()) }
     }
 
-    func didReceiveBodyPart(task: HTTPClient.Task<Response>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        let tooLarge = state.withLock { state -> Bool in
-            let success = state.head.map { (200..<300).contains($0.status.code) } ?? true
-            var buffer = buffer
-            if success {
-                if state.body.readableBytes + buffer.readableBytes > limit { return true }
-                state.body.writeBuffer(&buffer)
-            } else {
-                let room = errorLimit - state.body.readableBytes
-                if room > 0, let slice = buffer.readSlice(length: min(room, buffer.readableBytes)) {
-                    state.body.writeImmutableBuffer(slice)
-                }
+    func receiveBodyPart(_ buffer: ByteBuffer, of call: UpstreamCall) {
+        var buffer = buffer
+        if isSuccess {
+            guard body.readableBytes + buffer.readableBytes <= limit else {
+                call.cancel(with: TooLarge())
+                return
             }
-            return false
+            body.writeBuffer(&buffer)
+        } else {
+            let room = errorLimit - body.readableBytes
+            if room > 0, let slice = buffer.readSlice(length: min(room, buffer.readableBytes)) {
+                body.writeImmutableBuffer(slice)
+            }
         }
-        return tooLarge ? task.eventLoop.makeFailedFuture(TooLarge()) : task.eventLoop.makeSucceededVoidFuture()
     }
 
-    func didFinishRequest(task: HTTPClient.Task<Response>) throws -> Response {
-        try state.withLock { state in
-            guard let head = state.head else { throw HTTPClientError.remoteConnectionClosed }
-            return Response(head: head, body: state.body)
+    func receiveEnd(of call: UpstreamCall) {
+        guard let head else {
+            promise.fail(UpstreamCallError.closedBeforeResponse)
+            return
         }
+        promise.succeed(Response(head: head, body: body))
+    }
+
+    func receiveFailure(_ error: any Error, of call: UpstreamCall) {
+        promise.fail(error)
     }
 }
