@@ -34,6 +34,9 @@ public final class FakeUpstream: Sendable {
         /// Connections the client closed while a response was still pending or being sent
         /// (a cancelled stream, a client-side timeout during a stall or a silence).
         public var abortedResponses: Int = 0
+        /// Stream events whose bytes were handed to the socket (a client that stops reading
+        /// holds this back once the socket buffers are full).
+        public var writtenEvents: Int = 0
     }
 
     /// The port the server listens on.
@@ -236,6 +239,10 @@ final class FakeUpstreamCore: Sendable {
             }
             return id
         }
+    }
+
+    func eventWritten() {
+        update { $0.activity.writtenEvents += 1 }
     }
 
     func connectionClosed(_ id: Int, abortedResponse: Bool) {

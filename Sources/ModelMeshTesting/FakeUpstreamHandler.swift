@@ -99,8 +99,11 @@ final class FakeUpstreamHandler: ChannelInboundHandler {
         }
         after(event.delay, context: context) { [self] in
             guard context.channel.isActive else { return }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenSuccess { [core] in core.eventWritten() }
             context.writeAndFlush(
-                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: event.bytes)))), promise: nil)
+                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: event.bytes)))),
+                promise: written)
             send(events.dropFirst(), ending: ending, context: context)
         }
     }
