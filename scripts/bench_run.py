@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The measuring half of scripts/bench (the bash half installs, builds and calls this).
 
-Starts the fake upstream, `modelmesh serve` and the ModelMesh Lite proxy, measures the three
-systems side by side in interleaved rounds (after the in-process routing benchmark, when
-given), prints the tables, writes `<out>/<timestamp>.json` and regenerates
-docs/benchmarks.md with a copy of that JSON next to it. Every process it starts is
+Starts the fake upstream, the floors (nginx `proxy_pass` and `modelmesh-passthrough` in its four
+server/client combinations), `modelmesh serve` and the ModelMesh Lite proxy, measures them side
+by side in interleaved rounds (after the in-process routing benchmark, when given), prints the
+tables, writes `<out>/<timestamp>.json` and regenerates docs/benchmarks.md with a copy of that
+JSON next to it. Every process it starts is
 listed in the PID file given by --pid-file (the bash trap kills them too) and is stopped on
 exit. Traffic goes to 127.0.0.1 only.
 """
@@ -46,24 +47,43 @@ STREAM_INTERVAL_MS = 50
 # than this, or it does not end with [DONE] and all its chunks.
 STREAM_TTFT_LIMIT_MS = 1000.0
 RATE_P99_LIMIT_US = 5000
-RATE_PACING_MS = 20  # each paced wrk connection waits on average this long between requests
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+# The floors: nginx, and modelmesh-passthrough as (key, label, --server, --client).
+FLOOR = "nio-floor"
+PASSTHROUGHS = [
+    (FLOOR, "Bare NIO pass-through (floor)", "nio", "nio"),
+    ("hb+nio", "Hummingbird + NIO client", "hummingbird", "nio"),
+    ("nio+ahc", "NIO server + AsyncHTTPClient", "nio", "ahc"),
+    ("hb+ahc", "Hummingbird + AsyncHTTPClient", "hummingbird", "ahc"),
+]
+
+# The targets of the proxy: thresholds from the issue, relative ones against the bare-NIO floor.
+TARGET_ADDED_P50_US = 50
+TARGET_P99_FACTOR = 2
+TARGET_RPS_SHARE = 0.7
+TARGET_RPS_ABSOLUTE = 10_000
+TARGET_CPU_US = 100
+TARGET_IDLE_RSS_KIB = 20 * 1024
+TARGET_GROWTH_KIB = 2 * 1024  # "no growth": what is left after the first segment, allowing for noise
 
 MODES = {
     "quick": dict(
-        latency_rounds=3, latency_s=3, tput_rounds=3, tput_s=3,
-        rates=[250, 500, 1000, 2000, 5000, 10000, 20000, 30000], rate_s=3,
-        stream_rounds=2, stream_count=6, stream_levels=[100, 500, 2000],
+        warmup_s=1, latency_rounds=3, latency_s=2, tput_rounds=3, tput_s=2,
+        sweep_connections=[1, 2, 4, 8, 16, 32, 64, 128], sweep_s=1,
+        stream_rounds=2, stream_count=3, stream_levels=[100, 500, 2000],
         long_requests=0, long_segment_s=0, lite_long_budget_s=0, routing_iterations=100_000,
     ),
     # For developing this harness only (bench_run.py --mode smoke); not offered by scripts/bench.
     "smoke": dict(
-        latency_rounds=2, latency_s=1, tput_rounds=1, tput_s=1, rates=[250, 1000, 5000], rate_s=1,
+        warmup_s=1, latency_rounds=2, latency_s=1, tput_rounds=1, tput_s=1,
+        sweep_connections=[1, 8, 64], sweep_s=1,
         stream_rounds=1, stream_count=2, stream_levels=[20, 100],
         long_requests=20_000, long_segment_s=2, lite_long_budget_s=5, routing_iterations=10_000,
     ),
     "long": dict(
-        latency_rounds=5, latency_s=10, tput_rounds=5, tput_s=15,
-        rates=[250, 500, 1000, 2000, 5000, 10000, 15000, 20000, 25000, 30000, 40000], rate_s=8,
+        warmup_s=2, latency_rounds=5, latency_s=10, tput_rounds=5, tput_s=15,
+        sweep_connections=[1, 2, 4, 8, 16, 32, 64, 128], sweep_s=5,
         stream_rounds=5, stream_count=30, stream_levels=[100, 500, 2000, 5000],
         long_requests=1_000_000, long_segment_s=20, lite_long_budget_s=600, routing_iterations=1_000_000,
     ),
@@ -116,6 +136,11 @@ class Processes:
         with open(self.pid_file, "a") as f:
             f.write(f"{process.pid}\n")
         return process, log_path
+
+    def record(self, pid: int) -> None:
+        """A process one of ours started (nginx's worker), for the bash trap to kill if need be."""
+        with open(self.pid_file, "a") as f:
+            f.write(f"{pid}\n")
 
     def stop_all(self) -> None:
         for process in reversed(self.started):
@@ -179,6 +204,24 @@ def wait_until_forwarding(system: System, timeout: float) -> None:
     system.reason = f"no successful completion within {timeout:.0f} s (last: {status} {text[:160]!r})"
 
 
+def cpu_ticks(pid: int | None) -> int | None:
+    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in clock ticks."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5); the list starts at 3
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def rss_kib(pid: int | None, field: str = "VmRSS") -> int | None:
     """A resident-memory figure of /proc/<pid>/status in KiB: VmRSS, or RssAnon (private
     memory) or RssFile (mapped files: code and read-only data, shared and evictable)."""
@@ -223,13 +266,9 @@ class RSSSampler:
 # Load generation
 
 
-def wrk(url: str, connections: int, threads: int, seconds: float, delay_ms: int | None = None) -> dict:
+def wrk(url: str, connections: int, threads: int, seconds: int) -> dict:
     """Runs wrk with bench_wrk.lua; returns its BENCH_JSON record plus requests/s."""
     env = {**os.environ, "BENCH_BODY": CHAT_BODY}
-    if delay_ms is not None:
-        env["BENCH_DELAY_MS"] = str(delay_ms)
-    else:
-        env.pop("BENCH_DELAY_MS", None)
     command = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "2s",
         "-s", str(WRK_SCRIPT), url,
@@ -299,15 +338,21 @@ def measure_latency(systems: list[System], config: dict) -> dict:
 
 
 def measure_throughput(systems: list[System], config: dict) -> dict:
-    """Concurrency 64: wrk -t2 -c64 for a fixed time, rounds interleaved; RSS peak sampled."""
+    """Concurrency 64: wrk -t2 -c64 for a fixed time, rounds interleaved; RSS peak sampled, CPU
+    time of the server process over the run divided by the requests completed."""
     rounds: list[dict] = []
     peaks: dict[str, int] = {}
     for r in range(config["tput_rounds"]):
         this_round: dict[str, dict] = {}
         for system in rotated(systems, r):
             log(f"throughput c64, round {r + 1}/{config['tput_rounds']}: {system.label}")
+            before = cpu_ticks(system.pid)
             with RSSSampler({system.key: system.pid}) as sampler:
-                this_round[system.key] = wrk(system.url, 64, 2, config["tput_s"])
+                record = wrk(system.url, 64, 2, config["tput_s"])
+            after = cpu_ticks(system.pid)
+            if before is not None and after is not None and record["requests"]:
+                record["cpu_us_per_request"] = (after - before) * 1e6 / CLOCK_TICKS / record["requests"]
+            this_round[system.key] = record
             if system.key in sampler.peak:
                 peaks[system.key] = max(peaks.get(system.key, 0), sampler.peak[system.key])
         rounds.append(this_round)
@@ -321,70 +366,52 @@ def measure_throughput(systems: list[System], config: dict) -> dict:
             "errors": sum(rec["error_total"] for rec in per_round),
             "non_2xx": sum(rec["errors"]["status"] for rec in per_round),
             "rss_peak_kib": peaks.get(system.key),
+            "cpu_us_per_request": median([rec["cpu_us_per_request"] for rec in per_round
+                                          if "cpu_us_per_request" in rec]),
         }
         if system.key != "direct":
             entry["ratio_rps"] = round(
                 median([rd[system.key]["rps"] / max(1.0, rd["direct"]["rps"]) for rd in rounds]), 3
             )
+        if FLOOR in rounds[0]:
+            entry["ratio_floor_rps"] = round(
+                median([rd[system.key]["rps"] / max(1.0, rd[FLOOR]["rps"]) for rd in rounds]), 3
+            )
         summary[system.key] = entry
     return {"rounds": rounds, "summary": summary}
 
 
-def passes(record: dict, floor_rps: float) -> bool:
-    """A rate step passes: p99 under the limit, no errors, and at least `floor_rps` achieved."""
-    return (
-        record["latency_us"]["p99"] < RATE_P99_LIMIT_US
-        and record["error_total"] == 0
-        and record["rps"] >= floor_rps
-    )
-
-
-def measure_rate_search(systems: list[System], config: dict) -> dict:
-    """Climbs fixed offered rates (paced wrk connections); a system stops climbing at its first
-    failure. Passing: p99 < 5 ms, no errors, achieved ≥ 80 % of the offered rate."""
-    steps: list[dict] = []
+def measure_sweep(systems: list[System], config: dict) -> dict:
+    """The highest throughput with p99 under 5 ms. wrk is closed-loop, so the load is stepped by
+    connection count; each level runs every system still climbing (order rotated), and a system
+    stops at its first level with p99 ≥ 5 ms or errors (after one retry: other load on the
+    machine only ever makes a level worse)."""
+    levels: list[dict] = []
     climbing = {s.key for s in systems}
     best: dict[str, dict | None] = {s.key: None for s in systems}
-    for i, rate in enumerate(config["rates"]):
-        if not climbing:
-            break
-        connections = max(2, rate * RATE_PACING_MS // 1000)
-        delay_ms = max(1, round(connections * 1000 / rate))
-        step: dict[str, dict] = {"rate": rate, "connections": connections, "delay_ms": delay_ms, "results": {}}
-        # Direct first: a proxy must achieve 90 % of what the same paced load got from the
-        # fake upstream directly (wrk's millisecond timers make the pacing itself undershoot).
-        order = sorted(systems, key=lambda s: s.key != "direct")
-        for system in order:
-            if system.key not in climbing:
-                continue
-            direct_rps = step["results"].get("direct", {}).get("rps")
-            floor_rps = 0.9 * direct_rps if system.key != "direct" and direct_rps else 0.7 * rate
-            log(f"rate search {rate}/s ({connections} paced connections): {system.label}")
-            record = wrk(system.url, connections, 2, config["rate_s"], delay_ms=delay_ms)
-            record["passed"] = passes(record, floor_rps)
+
+    def run(system: System, connections: int) -> dict:
+        record = wrk(system.url, connections, min(2, connections), config["sweep_s"])
+        record["passed"] = record["latency_us"]["p99"] < RATE_P99_LIMIT_US and record["error_total"] == 0
+        return record
+
+    for i, connections in enumerate(config["sweep_connections"]):
+        level: dict = {"connections": connections, "results": {}}
+        for system in rotated([s for s in systems if s.key in climbing], i):
+            log(f"p99 < 5 ms sweep, {connections} connections: {system.label}")
+            record = run(system, connections)
             if not record["passed"]:
-                # Other work on the machine only ever makes a step worse: one retry.
-                log(f"rate search {rate}/s: {system.label} failed (p99 {record['latency_us']['p99']} µs, "
-                    f"{record['rps']} req/s, {record['error_total']} errors); retrying once")
-                retry = wrk(system.url, connections, 2, config["rate_s"], delay_ms=delay_ms)
-                retry["passed"] = passes(retry, floor_rps)
+                retry = run(system, connections)
                 retry["first_attempt"] = record
                 record = retry
-            step["results"][system.key] = record
-            if record["passed"]:
-                best[system.key] = {"offered": rate, "achieved_rps": record["rps"],
-                                    "p99_us": record["latency_us"]["p99"]}
-            else:
+            level["results"][system.key] = record
+            if not record["passed"]:
                 climbing.discard(system.key)
-        direct = step["results"].get("direct")
-        for key, record in step["results"].items():
-            if key != "direct" and direct is not None:
-                record["added_p99_us"] = record["latency_us"]["p99"] - direct["latency_us"]["p99"]
-                if best[key] is not None and best[key]["offered"] == rate:
-                    best[key]["added_p99_us"] = record["added_p99_us"]
-        steps.append(step)
-    return {"steps": steps, "best": best,
-            "ceiling": {k: (k in climbing) for k in best}}
+            elif best[system.key] is None or record["rps"] > best[system.key]["rps"]:
+                best[system.key] = {"connections": connections, "rps": record["rps"],
+                                    "p99_us": record["latency_us"]["p99"]}
+        levels.append(level)
+    return {"levels": levels, "best": best, "ceiling": {k: (k in climbing) for k in best}}
 
 
 def measure_streaming(systems: list[System], config: dict) -> dict:
@@ -437,7 +464,7 @@ def measure_streaming(systems: list[System], config: dict) -> dict:
                 continue
             log(f"{k} concurrent streams: {system.label}")
             results = asyncio.run(run_streams(system.url, STREAM_BODY, k, True,
-                                              timeout_s=ramp_s + expected_ms / 1000 + 10, ramp_s=ramp_s))
+                                              timeout_s=ramp_s + expected_ms / 1000 + 3, ramp_s=ramp_s))
             report = stall_report(results, STREAM_INTERVAL_MS, STREAM_CHUNKS, STREAM_TTFT_LIMIT_MS)
             level["results"][system.key] = report
             if report["stalled"] == 0:
@@ -491,13 +518,15 @@ def measure_routing(binary: str, iterations: int) -> dict:
 
 
 def command_output(command: list[str]) -> str:
+    """What `command` prints (standard output, else standard error), or "unknown"."""
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.strip()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        return done.stdout.strip() or done.stderr.strip()
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
 
 
-def machine_description(lite_python: str) -> dict:
+def machine_description(lite_python: str, nginx: str) -> dict:
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -513,6 +542,7 @@ def machine_description(lite_python: str) -> dict:
         "python": command_output([lite_python, "--version"]),
         "modelmesh_lite": lite_version,
         "wrk": " ".join(command_output(["sh", "-c", "wrk --version 2>&1 | head -1"]).split()[:2]),
+        "nginx": command_output([nginx, "-v"]).replace("nginx version: ", "") if nginx else "nginx not installed",
         "git_commit": command_output(["git", "-C", str(SCRIPTS.parent), "rev-parse", "--short", "HEAD"]),
         "load_average_start": os.getloadavg(),
     }
@@ -533,87 +563,154 @@ def mib(kib: int | None) -> str:
     return "—" if kib is None else f"{kib / 1024:.1f} MB"
 
 
-def table_rows(results: dict) -> tuple[list[str], list[list[str]]]:
-    systems = results["systems"]
-    keys = [s["key"] for s in systems]
-    header = ["Figure"] + [s["label"] for s in systems]
-    rows: list[list[str]] = []
+def us(value, signed: bool = False) -> str:
+    return fmt(value, " µs", signed=signed)
 
-    def row(name: str, cell) -> None:
-        cells = []
-        for s in systems:
-            if not s["available"]:
-                cells.append("n/a")
-                continue
-            try:
-                cells.append(cell(s["key"]))
-            except (KeyError, TypeError):
-                cells.append("—")
-        rows.append([name] + cells)
 
-    m = results.get("measurements", {})
-    lat = m.get("latency", {}).get("summary", {})
-    if lat:
-        for q in ("p50", "p90", "p99"):
-            row(f"Latency c=1 {q}", lambda k, q=q: fmt(lat[k][q], " µs"))
-        for q in ("p50", "p90", "p99"):
-            row(f"Added latency c=1 {q}", lambda k, q=q: "baseline" if k == "direct" else
-                f"{fmt(lat[k][f'added_{q}'], ' µs', signed=True)} (×{lat[k][f'ratio_{q}']})")
-    tp = m.get("throughput", {}).get("summary", {})
-    if tp:
-        row("Throughput c=64", lambda k: fmt(tp[k]["rps"], " req/s") + (
-            "" if k == "direct" else f" (×{tp[k]['ratio_rps']})"))
-        row("  p99 at c=64", lambda k: fmt(tp[k]["p99_us"], " µs"))
-        row("  errors at c=64", lambda k: f"{tp[k]['errors']:,}")
-    rs = m.get("rate_search", {})
-    if rs:
-        def best(k):
-            b = rs["best"][k]
-            if b is None:
-                return "below the first step"
-            text = f"{fmt(b['achieved_rps'], ' req/s')} (p99 {fmt(b['p99_us'], ' µs')})"
-            return text + (" ≥ top step" if rs["ceiling"][k] else "")
-        row("Highest rate with p99 < 5 ms", best)
-    st = m.get("streaming", {})
-    if st:
-        ss = st["summary"]
-        row("Stream TTFT p50", lambda k: fmt(ss[k]["ttft_p50_ms"], " ms", 2) + (" (buffered)" if ss[k]["buffered"] else ""))
-        row("Added TTFT p50 / p99", lambda k: "baseline" if k == "direct" else
-            f"{fmt(ss[k]['added_ttft_p50_ms'], ' ms', 2, True)} / {fmt(ss[k]['added_ttft_p99_ms'], ' ms', 2, True)}")
-        row("Inter-chunk gap mean / p99", lambda k: f"{fmt(ss[k]['gap_mean_ms'], ' ms', 2)} / {fmt(ss[k]['gap_p99_ms'], ' ms', 2)}")
-        row("Added gap mean / p99", lambda k: "baseline" if k == "direct" else
-            "n/a (buffered)" if ss[k]["buffered"] else f"{fmt(ss[k]['added_gap_mean_ms'], ' ms', 2, True)} / {fmt(ss[k]['added_gap_p99_ms'], ' ms', 2, True)}")
-        cc = st["concurrent"]
-
-        def held(k):
-            h = cc["held_without_stall"][k]
-            failed = [lv for lv in cc["levels"] if k in lv["results"] and lv["results"][k]["stalled"]]
-            text = f"{h:,}" if h else "0"
-            if failed:
-                lv = failed[0]
-                rep = lv["results"][k]
-                text += f" (at {lv['streams']:,}: {rep['stalled']:,} stalled, {rep['incomplete']:,} incomplete)"
-            else:
-                text += f" (all of {', '.join(f'{x:,}' for x in cc['tried'])})"
-            return text
-        row("Concurrent streams, no stall", held)
-    rss = m.get("rss", {})
-    if rss:
-        row("RSS idle (after start)", lambda k: mib(rss[k]["idle_kib"]))
-        if all("idle_anon_kib" in rss[k] for k in rss):
-            row("  of which private / mapped files", lambda k: (
-                f"{mib(rss[k]['idle_anon_kib'])} / {mib(rss[k]['idle_file_kib'])}"))
-        row("RSS under load (peak, c=64)", lambda k: mib(tp[k]["rss_peak_kib"]) if tp else "—")
-        row("RSS after the run", lambda k: mib(rss[k]["after_kib"]))
-    lr = m.get("long_run", {})
-    if lr:
-        row("Long run: requests", lambda k: f"{lr[k]['requests']:,}" if k in lr else "—")
-        row("Long run: RSS growth", lambda k: (
-            f"{lr[k]['growth_after_first_segment_kib'] / 1024:+.1f} MB" if k in lr else "—"))
-    reasons = [s["reason"] for s in systems]
-    if any(reasons):
-        rows.append(["Not measured because"] + [r or "" for r in reasons])
+def system_rows(results: dict, header: list[str], cells) -> tuple[list[str], list[list[str]]]:
+    """One row per measured system: its label, then `cells(key)` (— where a figure is missing)."""
+    rows = []
+    for s in results["systems"]:
+        if not s["available"]:
+            continue
+        try:
+            rows.append([s["label"]] + cells(s["key"]))
+        except (KeyError, TypeError):
+            rows.append([s["label"]] + ["—"] * (len(header) - 1))
     return header, rows
+
+
+def request_table(results: dict) -> tuple[list[str], list[list[str]]]:
+    m = results["measurements"]
+    lat, tp = m["latency"]["summary"], m["throughput"]["summary"]
+    sweep = m["sweep"]
+
+    def cells(k: str) -> list[str]:
+        added = "baseline" if k == "direct" else " / ".join(us(lat[k][f"added_{q}"], True) for q in ("p50", "p90", "p99"))
+        t = tp[k]
+        rps = fmt(t["rps"], " req/s") + (f" ({t['errors']:,} errors)" if t["errors"] else "")
+        floor = "—" if k == "direct" or "ratio_floor_rps" not in t else f"{t['ratio_floor_rps'] * 100:.0f} %"
+        b = sweep["best"][k]
+        best = "p99 ≥ 5 ms at 1" if b is None else (
+            f"{fmt(b['rps'], ' req/s')} (c={b['connections']}{', top level' if sweep['ceiling'][k] else ''})")
+        cpu = us(t["cpu_us_per_request"]) + (" (upstream)" if k == "direct" else "")
+        return [us(lat[k]["p50"]), added, rps, us(t["p99_us"]), floor, cpu, best]
+
+    header = ["System", "c=1 p50", "Added c=1 p50 / p90 / p99", "Throughput c=64", "p99 c=64",
+              "÷ bare-NIO floor", "CPU per request", "Best rate with p99 < 5 ms"]
+    return system_rows(results, header, cells)
+
+
+def streams_table(results: dict) -> tuple[list[str], list[list[str]]]:
+    st = results["measurements"]["streaming"]
+    ss, cc = st["summary"], st["concurrent"]
+
+    def held(k: str) -> str:
+        h = cc["held_without_stall"][k]
+        failed = [lv for lv in cc["levels"] if k in lv["results"] and lv["results"][k]["stalled"]]
+        if not failed:
+            return f"{h:,} (all levels)"
+        rep = failed[0]["results"][k]
+        return f"{h:,} (at {failed[0]['streams']:,}: {rep['stalled']:,} stalled, {rep['incomplete']:,} incomplete)"
+
+    def ms(value, signed: bool = False) -> str:
+        return fmt(value, " ms", 2, signed)
+
+    def cells(k: str) -> list[str]:
+        e = ss[k]
+        if k == "direct":
+            added_ttft = added_gap = "baseline"
+        else:
+            added_ttft = f"{ms(e['added_ttft_p50_ms'], True)} / {ms(e['added_ttft_p99_ms'], True)}"
+            added_gap = "n/a (buffered)" if e["buffered"] else (
+                f"{ms(e['added_gap_mean_ms'], True)} / {ms(e['added_gap_p99_ms'], True)}")
+        return [ms(e["ttft_p50_ms"]) + (" (buffered)" if e["buffered"] else ""), added_ttft,
+                f"{ms(e['gap_mean_ms'])} / {ms(e['gap_p99_ms'])}", added_gap, held(k)]
+
+    header = ["System", "TTFT p50", "Added TTFT p50 / p99", "Chunk gap mean / p99", "Added gap mean / p99",
+              "Concurrent streams, no stall"]
+    return system_rows(results, header, cells)
+
+
+def memory_table(results: dict) -> tuple[list[str], list[list[str]]]:
+    m = results["measurements"]
+    rss, tp, lr = m["rss"], m["throughput"]["summary"], m.get("long_run", {})
+
+    def cells(k: str) -> list[str]:
+        r = rss[k]
+        row = [mib(r["idle_kib"]), f"{mib(r['idle_anon_kib'])} / {mib(r['idle_file_kib'])}",
+               mib(tp[k]["rss_peak_kib"]), mib(r["after_kib"])]
+        if lr:
+            row.append(f"{lr[k]['growth_after_first_segment_kib'] / 1024:+.1f} MB over {lr[k]['requests']:,} requests"
+                       if k in lr else "—")
+        return row
+
+    header = ["System", "RSS idle", "of which private / mapped files", "RSS loaded (peak, c=64)", "RSS after the run"]
+    if lr:
+        header.append("Long run: RSS growth")
+    return system_rows(results, header, cells)
+
+
+def targets_table(results: dict) -> tuple[list[str], list[list[str]]]:
+    """Each target of the issue: its threshold (from the bare-NIO floor of this run where it is
+    relative), ModelMesh's value, met or not and by how much."""
+    m = results["measurements"]
+    available = {s["key"] for s in results["systems"] if s["available"]}
+    lat, tp = m["latency"]["summary"], m["throughput"]["summary"]
+    rows: list[list[str]] = []
+    if "modelmesh" not in available:
+        return ["Target"], [["not measured: `modelmesh serve` did not run"]]
+    floor = FLOOR in available
+
+    def verdict(ok: bool, gap: str) -> str:
+        return "met" if ok else f"not met ({gap})"
+
+    if floor:
+        limit = lat[FLOOR]["added_p50"] + TARGET_ADDED_P50_US
+        value = lat["modelmesh"]["added_p50"]
+        rows.append([f"Added p50 at c=1 ≤ floor's + {TARGET_ADDED_P50_US} µs", f"≤ {us(limit, True)}", us(value, True),
+                     verdict(value <= limit, f"{us(value - limit, True)} over")])
+        limit = TARGET_P99_FACTOR * lat[FLOOR]["added_p99"]
+        value = lat["modelmesh"]["added_p99"]
+        rows.append([f"Added p99 at c=1 ≤ {TARGET_P99_FACTOR} × floor's", f"≤ {us(limit, True)}", us(value, True),
+                     verdict(value <= limit, f"{us(value - limit, True)} over")])
+        limit = TARGET_RPS_SHARE * tp[FLOOR]["rps"]
+        value = tp["modelmesh"]["rps"]
+        rows.append([f"Throughput c=64 ≥ {TARGET_RPS_SHARE:.0%} of the floor", f"≥ {fmt(limit, ' req/s')}",
+                     f"{fmt(value, ' req/s')} ({tp['modelmesh']['ratio_floor_rps']:.0%} of the floor)",
+                     verdict(value >= limit, f"{fmt(limit - value, ' req/s')} short")])
+    else:
+        rows.append(["Targets relative to the bare-NIO floor", "floor not measured", "—", "—"])
+    value = tp["modelmesh"]["rps"]
+    rows.append([f"Throughput c=64 ≥ {TARGET_RPS_ABSOLUTE:,} req/s (this machine)", f"≥ {TARGET_RPS_ABSOLUTE:,} req/s",
+                 fmt(value, " req/s"), verdict(value >= TARGET_RPS_ABSOLUTE, f"{fmt(TARGET_RPS_ABSOLUTE - value, ' req/s')} short")])
+    value = tp["modelmesh"]["cpu_us_per_request"]
+    if value is not None:
+        rows.append([f"CPU per routed request ≤ {TARGET_CPU_US} µs", f"≤ {TARGET_CPU_US} µs", us(value),
+                     verdict(value <= TARGET_CPU_US, f"{us(value - TARGET_CPU_US, True)} over")])
+    cc = m["streaming"]["concurrent"]
+    wanted = max(cc["tried"])
+    value = cc["held_without_stall"]["modelmesh"]
+    rows.append([f"{wanted:,} concurrent streams without a stall", f"{wanted:,}", f"{value:,}",
+                 verdict(value >= wanted, f"stalls at {next((x for x in cc['tried'] if x > value), wanted):,}")])
+    value = m["rss"]["modelmesh"]["idle_kib"]
+    rows.append([f"Idle RSS ≤ {TARGET_IDLE_RSS_KIB // 1024} MB", f"≤ {TARGET_IDLE_RSS_KIB // 1024} MB", mib(value),
+                 verdict(value <= TARGET_IDLE_RSS_KIB, f"{(value - TARGET_IDLE_RSS_KIB) / 1024:+.1f} MB over")])
+    long_run = m.get("long_run", {}).get("modelmesh")
+    if long_run:
+        value = long_run["growth_after_first_segment_kib"]
+        enough = long_run["reached_target"]
+        rows.append([f"No RSS growth over {long_run['requests']:,} requests",
+                     f"≤ {TARGET_GROWTH_KIB // 1024} MB after the first segment", f"{value / 1024:+.1f} MB",
+                     verdict(value <= TARGET_GROWTH_KIB and enough,
+                             f"{(value - TARGET_GROWTH_KIB) / 1024:+.1f} MB over" if enough else "too few requests")])
+    else:
+        rows.append(["No RSS growth over 1,000,000 requests", "—", "not measured (`--long` only)", "—"])
+    return ["Target (from the issue)", "Threshold in this run", "ModelMesh (Swift)", "Verdict"], rows
+
+
+def not_measured(results: dict) -> list[str]:
+    return [f"{s['label']}: {s['reason']}" for s in results["systems"] if not s["available"]]
 
 
 def routing_table_rows(routing: dict) -> tuple[list[str], list[list[str]]]:
@@ -662,110 +759,165 @@ bookkeeping, events). Mean over the iterations, after a warm-up.
 {routing_table}"""
 
 
-def render_doc(results: dict, table: str, routing_table: str, json_path: str) -> str:
+def render_doc(results: dict, tables: dict[str, str], json_path: str) -> str:
     mc = results["machine"]
     cfg = results["config"]
     noisy = max(mc["load_average_start"][0], results.get("load_average_end", [0])[0]) > 0.5 * (mc["cores"] or 1)
+    missing = not_measured(results)
+    missing_text = ("Not measured in this run: " + "; ".join(missing) + ".\n\n") if missing else ""
+    levels = ", ".join(f"{x:,}" for x in cfg["stream_levels"])
     return f"""# Proxy benchmark
 
 Generated by `scripts/bench` — do not edit by hand; rerun the command instead.
 
-- Command: `{results['command']}` ({results['mode']} mode), {results['started']} to {results['finished']}
+- Command: `{results['command']}` ({results['mode']} mode), {results['started']} to {results['finished']};
+  measurement (after the build) {results['measurement_seconds'] // 60:.0f} min {results['measurement_seconds'] % 60:.0f} s
 - Machine: {mc['cpu']}, {mc['cores']} cores, Linux {mc['kernel']}
-- Versions: {mc['swift']}; {mc['python']}; modelmesh-lite {mc['modelmesh_lite']}; {mc['wrk']}; ModelMesh commit {mc['git_commit']}
+- Versions: {mc['swift']}; {mc['nginx']}; {mc['python']}; modelmesh-lite {mc['modelmesh_lite']}; {mc['wrk']}; ModelMesh commit {mc['git_commit']}
 - Load average at start / end: {', '.join(f'{x:.2f}' for x in mc['load_average_start'])} / {', '.join(f'{x:.2f}' for x in results.get('load_average_end', []))}{' — **other work was running: treat the timings as noisy**' if noisy else ''}
 - Raw results: `{json_path}`
 
-{table}
+## Targets
 
-{routing_section(results, routing_table)}
+The proxy's targets, the relative ones computed from the bare-NIO floor measured in this run.
 
-## What the columns are
+{tables['targets']}
 
-- **Direct**: the load generator calls the fake upstream (`modelmesh-fake-upstream`, SwiftNIO,
-  answers at once with a fixed completion) itself. This is the baseline.
-- **ModelMesh (Swift)**: `modelmesh serve` (release build, `--static-swift-stdlib`) with one `openai.llm.v1` provider
-  whose `base_url` is the fake upstream, one model (priced), one pool `chat`, observability
-  `modelmesh.null.v1`, no limits.
+## Requests
+
+"Added" is the system's figure minus the direct call's in the same round (median over rounds).
+
+{tables['requests']}
+
+## Streams
+
+{tables['streams']}
+
+## Memory
+
+{tables['memory']}
+
+{missing_text}{routing_section(results, tables.get('routing', ''))}
+
+## What the systems are
+
+- **Direct**: the load generator calls the fake upstream (`modelmesh-fake-upstream`, SwiftNIO, one
+  event loop, answers at once with a fixed completion) itself. This is the baseline.
+- **nginx proxy_pass (floor)**: Debian's nginx, one worker, `proxy_pass` to an `upstream` block
+  with `keepalive 64`, `proxy_http_version 1.1`, `proxy_set_header Connection ""`,
+  `proxy_buffering off` (streams pass through), `access_log off`. CPU and RSS are the worker's.
+- **Bare NIO pass-through (floor)** and the three other combinations: `modelmesh-passthrough`
+  (`Sources/PassthroughFloor`), a proxy with no routing and no JSON: each request (method, path,
+  end-to-end headers, body) goes to the fake upstream over keep-alive connections, the answer
+  comes back part by part. `--server nio` is a `ServerBootstrap` with NIO's HTTP/1.1 pipeline,
+  `--server hummingbird` a Hummingbird 2 `Application` with one responder; `--client nio` is a
+  pool of keep-alive connections per event loop (a request uses a connection of its own loop),
+  `--client ahc` an AsyncHTTPClient on the same event loops. The Hummingbird responder runs with
+  the connection's event loop as its task executor. Event loops: NIO's shared group (one per
+  core), as `modelmesh serve` uses. The bare-NIO combination is the floor the targets refer to.
+- **ModelMesh (Swift)**: `modelmesh serve` (release build, `--static-swift-stdlib`) with one
+  `openai.llm.v1` provider whose `base_url` is the fake upstream, one model (priced), one pool
+  `chat`, observability `modelmesh.null.v1`, no limits.
 - **ModelMesh, budget limit in memory**: the same with `budget: {{daily_limit: 1000000}}`: every
   request reserves its worst case before the call and settles after it, in the process.
 - **ModelMesh, budget limit on PostgreSQL**: the same limit with
   `storage: {{connector: modelmesh.postgres.v1}}` on a local PostgreSQL (Debian's package,
   started by the script on loopback): the reservation is one round trip to the database before
   the upstream call, and the settlement is written after the answer, off the request path.
-  The difference to the in-memory column is the cost of a shared budget.
 - **ModelMesh Lite (Python)**: `modelmesh-lite` from PyPI in a fresh venv, its stock
-  `ProxyServer` started by `scripts/bench_modelmesh_lite.py`. Lite never instantiates providers
-  declared in YAML, so the launcher builds its `OpenAIProvider` in code (pointed at the same fake
-  upstream) and passes it under `instance`, as Lite's own tests do. Its HTTP server is the stdlib
-  single-threaded `HTTPServer` speaking HTTP/1.0 (one connection per request, listen backlog 5),
-  and its OpenAI connector reads the whole upstream SSE body before yielding a chunk: both are
-  how the package ships, not benchmark artefacts.
+  `ProxyServer` started by `scripts/bench_modelmesh_lite.py` with an `OpenAIProvider` built in
+  code (Lite does not instantiate providers declared in YAML). Its server is the stdlib
+  single-threaded `HTTPServer` speaking HTTP/1.0 (one connection per request), and its OpenAI
+  connector reads the whole upstream SSE body before yielding a chunk: both are how the package
+  ships.
 
 Every system gets the same request body, on 127.0.0.1, in the same run. Measurements are
-interleaved: each round runs every system once (the order rotates between rounds), and an
-"added" figure is the system's value minus the direct value **of the same round**, then the
-median over rounds.
+interleaved: each round runs every system once, the order rotating between rounds.
 
 ## How each figure is measured
 
-- **Latency c=1** (`{cfg['latency_rounds']}` rounds × {cfg['latency_s']} s per system): `wrk -t1 -c1` with
+- **Latency c=1** ({cfg['latency_rounds']} rounds × {cfg['latency_s']} s per system): `wrk -t1 -c1` with
   `scripts/bench_wrk.lua`, whose `done()` hook prints wrk's exact latency percentiles in
-  microseconds (wrk times each request from write to complete response on one keep-alive
-  connection; Lite closes the connection after each answer, so wrk reconnects and the connect
-  time is outside the figure). Ratios (×) are system ÷ direct.
-- **Throughput c=64** ({cfg['tput_rounds']} rounds × {cfg['tput_s']} s): `wrk -t2 -c64`, closed loop,
-  requests/s over the run; errors are wrk's connect/read/write/timeout (2 s) counts plus
-  non-2xx answers.
-- **Highest rate with p99 < 5 ms**: wrk2 (constant-rate wrk) is not packaged here, so the rate is
-  approximated with paced connections: max(2, `rate × {RATE_PACING_MS} ms / 1000`) connections,
-  each waiting a random 0–2d ms (mean d = connections × 1000 / rate, {RATE_PACING_MS} ms from
-  100 requests/s up) after every response, so the offered load is spread, not in bursts. Steps:
-  {', '.join(f'{r:,}' for r in cfg['rates'])} requests/s offered, {cfg['rate_s']} s each; in each step the direct
-  baseline runs first. A step passes if p99 < 5 ms, no errors, and the achieved rate is at least
-  70 % of the offered rate (direct) or 90 % of what direct achieved in the same step (proxies:
-  wrk's millisecond timers make the pacing itself undershoot, and direct shows by how much); a
-  system stops climbing at its first failed step. The figure is the achieved rate of its highest
-  passing step ("≥ top step" if it never failed). A failed step is run once more before it
-  counts as failed, since other load on the machine only ever makes a step worse. This is a closed-loop approximation: a server
-  stall delays the next request of that connection instead of queueing it, so it understates
-  tail latency compared with a true open-loop generator; the achieved-rate check catches gross
-  stalls.
-- **Streaming** (fake upstream: {STREAM_CHUNKS} chunks, the first at once, then one every
+  microseconds (from write to complete response on one keep-alive connection; Lite closes the
+  connection after each answer, so wrk reconnects and the connect time is outside the figure).
+- **Throughput c=64** ({cfg['tput_rounds']} rounds × {cfg['tput_s']} s): `wrk -t2 -c64`, closed loop, requests/s;
+  errors are wrk's connect/read/write/timeout (2 s) counts plus non-2xx answers. "÷ bare-NIO
+  floor" is the system's rate over the floor's in the same round.
+- **CPU per request**: `utime + stime` of the server process (all threads) from
+  `/proc/<pid>/stat`, read before and after each c=64 run, divided by the requests completed in
+  it; the median over rounds. On the direct row it is the fake upstream's own cost. The
+  PostgreSQL column does not include the database's CPU.
+- **Best rate with p99 < 5 ms**: wrk is closed-loop (each connection sends its next request when
+  the answer arrives), so instead of an offered rate the load is stepped by connections:
+  {', '.join(str(c) for c in cfg['sweep_connections'])}, {cfg['sweep_s']} s each. Every level runs all systems still
+  climbing; a system stops at its first level with p99 ≥ 5 ms or an error (a failed level is run
+  once more first, since other load only ever makes it worse). The figure is the highest
+  requests/s among its passing levels, with that level's connection count ("top level" if it
+  never failed). A closed loop understates tail latency next to an open-loop generator: a stall
+  delays that connection's next request instead of queueing it.
+- **Streams** (fake upstream: {STREAM_CHUNKS} chunks, the first at once, then one every
   {STREAM_INTERVAL_MS} ms): `scripts/bench_streams.py`, an asyncio client on raw sockets that stamps
   every SSE `data:` event with `perf_counter_ns()` at the read that completed it.
   {cfg['stream_rounds']} rounds × {cfg['stream_count']} sequential streams per system.
   TTFT = first content event − request sent; gap = time between consecutive content events;
-  "added" = system − direct. "(buffered)" marks a proxy whose first chunk arrives only with
-  the whole stream (median TTFT above 80 % of the stream's length): its gaps are then ~0 and
-  mean nothing.
-- **Concurrent streams**: K streams opened over a ramp of min(1 s, K/1000 s), K in
-  {', '.join(f'{x:,}' for x in cfg['stream_levels'])}; a stream *stalls* if any chunk gap exceeds 2 × {STREAM_INTERVAL_MS} + 50
-  = {2 * STREAM_INTERVAL_MS + 50} ms, its first token takes over {STREAM_TTFT_LIMIT_MS:.0f} ms, or it does not end with all
-  chunks and `[DONE]`. The figure is the largest K with no stalled stream; a system stops at
-  its first level with stalls. If the direct column stalls too, the client or the machine is
-  the limit, not the proxy.
-- **RSS**: `VmRSS` from `/proc/<pid>/status` of the server process: right after start (one
-  readiness request served), the peak sampled every 0.2 s during the c=64 runs, and after all
-  measurements. The idle figure is also split into `RssAnon` (private memory: heap, stacks)
-  and `RssFile` (pages of the executable and shared libraries mapped in: shared with other
-  processes, dropped by the kernel under memory pressure, and larger when the files are
-  already in the page cache, since the kernel maps cached neighbours of each page touched).
+  "added" = system − direct. "(buffered)" marks a proxy whose first chunk arrives only with the
+  whole stream (median TTFT above 80 % of the stream's length).
+- **Concurrent streams**: K streams opened over min(1 s, K/1000 s), K in {levels}; a stream
+  *stalls* if a chunk gap exceeds 2 × {STREAM_INTERVAL_MS} + 50 = {2 * STREAM_INTERVAL_MS + 50} ms, its first token
+  takes over {STREAM_TTFT_LIMIT_MS:.0f} ms, or it does not end with all chunks and `[DONE]`. The figure is
+  the largest K with no stalled stream; a system stops at its first level with stalls. If the
+  direct row stalls too, the client or the machine is the limit, not the proxy.
+- **RSS**: `VmRSS` from `/proc/<pid>/status`: right after start (one request served), the peak
+  sampled every 0.2 s during the c=64 runs, and after all measurements. The idle figure is split
+  into `RssAnon` (private: heap, stacks) and `RssFile` (mapped executable and libraries: shared,
+  evictable, larger when the files are in the page cache).
 - **Long run** (`--long` only): wrk -c64 in {cfg.get('long_segment_s', 0)} s segments until at least
-  {cfg.get('long_requests', 0):,} requests have gone through (Lite: until its time budget of
-  {cfg.get('lite_long_budget_s', 0)} s), VmRSS after each segment; growth = last sample − sample after
-  the first segment.
+  {cfg.get('long_requests', 0):,} requests (Lite: until {cfg.get('lite_long_budget_s', 0)} s), VmRSS after each
+  segment; growth = last sample − sample after the first segment.
 
 ## Interpretation limits
 
 The load generator, the fake upstream and the proxy share the machine's cores, so absolute
-numbers measure this machine as much as the proxy; ratios against the direct column of the same
-run are the figures to compare across machines.
+numbers measure this machine as much as the proxy; ratios to the direct call and to the floors
+of the same run are the figures to compare across machines.
 """
 
 
 # ---------------------------------------------------------------------------------------------
 # Main
+
+
+def nginx_config(directory: Path, port: int, upstream_port: int) -> str:
+    """One worker proxying to the fake upstream over keep-alive connections, unbuffered, with
+    every file it writes in `directory`."""
+    user = "user root;\n" if os.geteuid() == 0 else ""  # as root, workers would else run as nobody
+    temp = "".join(f"    {name}_temp_path {directory}/{name};\n"
+                   for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""# Written by scripts/bench.
+{user}daemon off;
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+events {{ worker_connections 20000; }}
+http {{
+    access_log off;
+{temp}    upstream fake_upstream {{
+        server {HOST}:{upstream_port};
+        keepalive 64;
+        keepalive_requests 1000000;
+    }}
+    server {{
+        listen {HOST}:{port} backlog=4096;
+        keepalive_requests 1000000;
+        location / {{
+            proxy_pass http://fake_upstream;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }}
+    }}
+}}
+"""
 
 
 def main() -> int:
@@ -774,6 +926,8 @@ def main() -> int:
     parser.add_argument("--out", required=True, help="directory for <timestamp>.json")
     parser.add_argument("--doc", required=True, help="docs/benchmarks.md to regenerate")
     parser.add_argument("--fake-upstream", required=True, help="modelmesh-fake-upstream binary")
+    parser.add_argument("--passthrough", default="", help="modelmesh-passthrough binary, or empty")
+    parser.add_argument("--nginx", default="", help="nginx binary, or empty")
     parser.add_argument("--modelmesh", default="", help="modelmesh binary with `serve`, or empty")
     parser.add_argument("--modelmesh-missing", default="", help="why ModelMesh is not measured")
     parser.add_argument("--postgres-url", default="", help="a PostgreSQL server for the shared-budget column, or empty")
@@ -795,13 +949,18 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    measure_started = time.monotonic()
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     try:
-        machine = machine_description(args.lite_python)
+        machine = machine_description(args.lite_python, args.nginx)
         routing = measure_routing(args.routing_bench, config["routing_iterations"]) if args.routing_bench else None
         direct = System("direct", "Direct (fake upstream)")
+        nginx = System("nginx", "nginx proxy_pass (floor)")
+        passthroughs = [(System(key, label), server, client) for key, label, server, client in PASSTHROUGHS]
         swift = System("modelmesh", "ModelMesh (Swift)")
+        swift_memory = System("modelmesh-limits", "ModelMesh, budget limit in memory")
+        swift_pg = System("modelmesh-pg", "ModelMesh, budget limit on PostgreSQL")
         lite = System("lite", "ModelMesh Lite (Python)")
 
         process, log_path = processes.start("fake-upstream", [
@@ -817,8 +976,44 @@ def main() -> int:
             raise RuntimeError(f"the fake upstream does not answer: {direct.reason}")
         log(f"fake upstream on {upstream} (pid {direct.pid})")
 
-        swift_memory = System("modelmesh-limits", "ModelMesh, budget limit in memory")
-        swift_pg = System("modelmesh-pg", "ModelMesh, budget limit on PostgreSQL")
+        def started_as(system: System, detail: str) -> None:
+            log(f"{system.label}: {'port %d, pid %d' % (system.port, system.pid) if system.available else system.reason}")
+            if not system.available:
+                system.reason = f"{system.reason} ({detail})"
+
+        if args.nginx:
+            nginx_dir = work_dir / "nginx"
+            nginx_dir.mkdir()
+            nginx.port = free_port()
+            (nginx_dir / "nginx.conf").write_text(nginx_config(nginx_dir, nginx.port, direct.port))
+            nginx.process, log_path = processes.start("nginx", [
+                args.nginx, "-p", str(nginx_dir), "-e", str(nginx_dir / "error.log"),
+                "-c", str(nginx_dir / "nginx.conf")])
+            wait_until_forwarding(nginx, 15)
+            # The master only supervises: CPU and memory are the worker's.
+            workers = child_pids(nginx.process.pid)
+            nginx.pid = workers[0] if workers else nginx.process.pid
+            for pid in workers:
+                processes.record(pid)
+            started_as(nginx, f"log: {log_path}, {nginx_dir / 'error.log'}")
+        else:
+            nginx.reason = "nginx is not installed (apt-get install nginx)"
+
+        for system, server, client in passthroughs:
+            if not args.passthrough:
+                system.reason = "no modelmesh-passthrough binary"
+                continue
+            system.process, log_path = processes.start(f"passthrough-{server}-{client}", [
+                args.passthrough, "--host", HOST, "--port", "0", "--upstream", f"{HOST}:{direct.port}",
+                "--server", server, "--client", client])
+            system.pid = system.process.pid
+            match = wait_for_line(system.process, log_path, r"listening on [\d.]+:(\d+)", 15)
+            if match:
+                system.port = int(match.group(1))
+                wait_until_forwarding(system, 15)
+            else:
+                system.reason = "did not start"
+            started_as(system, f"log: {log_path}")
 
         def start_modelmesh(system: System, name: str, extra: str) -> None:
             """`modelmesh serve` on the fake upstream, with `extra` appended to its configuration."""
@@ -845,9 +1040,7 @@ def main() -> int:
                 args.modelmesh, "serve", "--config", str(config_path), "--host", HOST, "--port", str(system.port)])
             system.pid = system.process.pid
             wait_until_forwarding(system, 60)
-            if not system.available:
-                system.reason = f"modelmesh serve did not forward: {system.reason} (log: {log_path})"
-            log(f"{system.label}: {'port %d, pid %d' % (system.port, system.pid) if system.available else system.reason}")
+            started_as(system, f"log: {log_path}")
 
         # The limit is far above what a run spends: every request reserves and settles, none is refused.
         limit = "budget: {daily_limit: 1000000}\n"
@@ -869,23 +1062,21 @@ def main() -> int:
             "--port", str(lite.port), "--upstream", upstream])
         lite.pid = lite.process.pid
         wait_until_forwarding(lite, 30)
-        if not lite.available:
-            lite.reason = f"ModelMesh Lite did not forward: {lite.reason} (log: {log_path})"
-        log(f"ModelMesh Lite: {'port %d, pid %d' % (lite.port, lite.pid) if lite.available else lite.reason}")
+        started_as(lite, f"log: {log_path}")
 
-        everyone = [direct, swift, swift_memory, swift_pg, lite]
+        everyone = [direct, nginx] + [p[0] for p in passthroughs] + [swift, swift_memory, swift_pg, lite]
         active = [s for s in everyone if s.available]
         idle = {s.key: rss_kib(s.pid) for s in active}
         idle_split = {s.key: (rss_kib(s.pid, "RssAnon"), rss_kib(s.pid, "RssFile")) for s in active}
         for system in active:  # warm-up: connection pools, lazy initialisation, page faults
-            wrk(system.url, 4, 1, 2)
+            wrk(system.url, 4, 1, config["warmup_s"])
 
         measurements: dict = {}
         if routing:
             measurements["routing"] = routing
         measurements["latency"] = measure_latency(active, config)
         measurements["throughput"] = measure_throughput(active, config)
-        measurements["rate_search"] = measure_rate_search(active, config)
+        measurements["sweep"] = measure_sweep(active, config)
         measurements["streaming"] = measure_streaming(active, config)
         time.sleep(2)
         measurements["rss"] = {
@@ -902,7 +1093,8 @@ def main() -> int:
 
         results = {
             "command": args.command_line, "mode": args.mode, "started": started,
-            "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine,
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "measurement_seconds": round(time.monotonic() - measure_started, 1), "machine": machine,
             "load_average_end": os.getloadavg(), "config": config,
             "systems": [{"key": s.key, "label": s.label, "available": s.available, "reason": s.reason,
                          "port": s.port} for s in everyone],
@@ -912,14 +1104,18 @@ def main() -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         json_path = out_dir / f"{stamp}.json"
         json_path.write_text(json.dumps(results, indent=2) + "\n")
-        header, rows = table_rows(results)
-        print(render_text_table(header, rows))
-        routing_table = ""
+        tables = {}
+        for name, build in (("targets", targets_table), ("requests", request_table),
+                            ("streams", streams_table), ("memory", memory_table)):
+            header, rows = build(results)
+            print(f"\n{name.capitalize()}\n{render_text_table(header, rows)}")
+            tables[name] = render_markdown_table(header, rows)
         if routing:
-            routing_header, routing_rows = routing_table_rows(routing)
-            print()
-            print(render_text_table(routing_header, routing_rows))
-            routing_table = render_markdown_table(routing_header, routing_rows)
+            header, rows = routing_table_rows(routing)
+            print(f"\nIn-process routing\n{render_text_table(header, rows)}")
+            tables["routing"] = render_markdown_table(header, rows)
+        for line in not_measured(results):
+            print(f"not measured: {line}")
         # The doc's own copy of the raw results sits next to it, so both are committed together.
         doc_path = Path(args.doc)
         doc_path.parent.mkdir(parents=True, exist_ok=True)
@@ -929,9 +1125,10 @@ def main() -> int:
             shown = doc_json.resolve().relative_to(SCRIPTS.parent)
         except ValueError:
             shown = doc_json
-        doc_path.write_text(render_doc(results, render_markdown_table(header, rows), routing_table, str(shown)))
+        doc_path.write_text(render_doc(results, tables, str(shown)))
         log(f"results: {json_path}")
         log(f"doc: {args.doc} (raw results: {doc_json})")
+        log(f"measurement took {results['measurement_seconds']:.0f} s")
         return 0
     finally:
         processes.stop_all()

@@ -212,7 +212,7 @@ extension HTTPClient {
     /// decompression, no redirects, no tracing.
     static func passthrough(on group: any EventLoopGroup) -> HTTPClient {
         var pool = HTTPClient.Configuration.ConnectionPool()
-        pool.concurrentHTTP1ConnectionsPerHostSoftLimit = 1024
+        pool.concurrentHTTP1ConnectionsPerHostSoftLimit = 8192
         var configuration = HTTPClient.Configuration(connectionPool: pool, decompression: .disabled)
         configuration.redirectConfiguration = .disallow
         configuration.tracing.tracer = nil
