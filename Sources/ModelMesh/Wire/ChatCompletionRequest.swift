@@ -8,21 +8,27 @@ import Foundation
 public struct ChatCompletionRequest: Sendable, Hashable, Codable {
     /// A pool id, capability name or model id.
     public var model: String
-    public var messages: [ChatMessage]
+    public var messages: [ChatMessage] { didSet { wireBody = nil } }
     public var stream: Bool?
-    public var maxTokens: Int?
-    public var maxCompletionTokens: Int?
-    public var temperature: Double?
-    public var topP: Double?
-    public var stop: StopSequences?
-    public var tools: [Tool]?
-    public var toolChoice: JSONValue?
-    public var responseFormat: JSONValue?
-    public var streamOptions: JSONValue?
+    public var maxTokens: Int? { didSet { wireBody = nil } }
+    public var maxCompletionTokens: Int? { didSet { wireBody = nil } }
+    public var temperature: Double? { didSet { wireBody = nil } }
+    public var topP: Double? { didSet { wireBody = nil } }
+    public var stop: StopSequences? { didSet { wireBody = nil } }
+    public var tools: [Tool]? { didSet { wireBody = nil } }
+    public var toolChoice: JSONValue? { didSet { wireBody = nil } }
+    public var responseFormat: JSONValue? { didSet { wireBody = nil } }
+    public var streamOptions: JSONValue? { didSet { wireBody = nil } }
     /// Caller identity; also a session key for session-stickiness.
-    public var user: String?
+    public var user: String? { didSet { wireBody = nil } }
     /// Members the engine does not interpret, passed through unchanged.
-    public var extra: [String: JSONValue]
+    public var extra: [String: JSONValue] { didSet { wireBody = nil } }
+    /// The body exactly as the client sent it, with its scan, while no field was changed
+    /// since: the OpenAI-compatible connectors then send these bytes with only `model` (and
+    /// `stream_options`) spliced in instead of encoding the request again. A change to any
+    /// field but `model` and `stream` drops it: the connector writes the target's model
+    /// itself, and uses the bytes only when their `stream` matches the call.
+    package var wireBody: OpenAIWireBody?
 
     public init(
         model: String, messages: [ChatMessage], stream: Bool? = nil, maxTokens: Int? = nil,
@@ -87,6 +93,23 @@ public struct ChatCompletionRequest: Sendable, Hashable, Codable {
         try c.encodeIfPresent(user, forKey: AnyCodingKey("user"))
         try c.encodeUnknownMembers(extra, excluding: Self.knownKeys)
     }
+}
+
+/// A request body as received and its scan (see ``ChatCompletionRequest/wireBody``).
+///
+/// It does not take part in the request's equality: two requests with the same fields are
+/// the same request, whether or not one still carries its original bytes.
+package struct OpenAIWireBody: Sendable, Hashable {
+    package var bytes: [UInt8]
+    package var scan: OpenAIRequestScan
+
+    package init(bytes: [UInt8], scan: OpenAIRequestScan) {
+        self.bytes = bytes
+        self.scan = scan
+    }
+
+    package static func == (lhs: Self, rhs: Self) -> Bool { true }
+    package func hash(into hasher: inout Hasher) {}
 }
 
 /// `stop`: one string or a list of strings.

@@ -58,6 +58,11 @@ struct OpenAIDialect: VendorDialect {
     // MARK: Calls
 
     func completionCall(_ request: ChatCompletionRequest, target: ModelTarget) throws -> DialectCall {
+        if let wire = request.wireBody, wire.scan.stream != true, !wire.scan.hasStreamOptions,
+            let call = Self.spliced(wire, model: target.wireName, includeUsage: false)
+        {
+            return call
+        }
         var body = request
         body.model = target.wireName
         // A complete answer is one JSON body: never ask the upstream to stream it.
@@ -67,6 +72,11 @@ struct OpenAIDialect: VendorDialect {
     }
 
     func streamCall(_ request: ChatCompletionRequest, target: ModelTarget) throws -> DialectCall {
+        if let wire = request.wireBody, wire.scan.stream == true,
+            let call = Self.spliced(wire, model: target.wireName, includeUsage: requestsStreamUsage)
+        {
+            return call
+        }
         var body = request
         body.model = target.wireName
         body.stream = true
@@ -76,6 +86,16 @@ struct OpenAIDialect: VendorDialect {
             body.streamOptions = .object(options)
         }
         return try .post("/chat/completions", json: body)
+    }
+
+    /// The client's own bytes with `model` (and usage in the stream) spliced in: unknown
+    /// members, key order and number spellings reach the upstream as the client wrote them.
+    /// Nil when the body has repeated members (then it is encoded from the decoded request).
+    private static func spliced(_ wire: OpenAIWireBody, model: String, includeUsage: Bool) -> DialectCall? {
+        guard !wire.scan.hasRepeatedMembers,
+            let bytes = try? OpenAIRequestScan.splice(wire.bytes, scan: wire.scan, model: model, includeUsage: includeUsage)
+        else { return nil }
+        return DialectCall(path: "/chat/completions", body: Data(bytes))
     }
 
     func embeddingsCall(_ request: EmbeddingRequest, target: ModelTarget) throws -> DialectCall {

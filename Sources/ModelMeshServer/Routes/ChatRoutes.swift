@@ -6,7 +6,15 @@ import ModelMesh
 extension ProxyHandlers {
     /// `POST /v1/chat/completions`: JSON, or SSE when `stream` is true.
     func chatCompletions(_ request: Request, context: ProxyRequestContext) async throws -> Response {
-        let chat = try await decodeBody(ChatCompletionRequest.self, from: request, what: "chat completion request")
+        var (decoded, bytes) = try await decodeBodyKeepingBytes(
+            ChatCompletionRequest.self, from: request, what: "chat completion request")
+        // The scan agrees with the decoder on every body the decoder accepts; a body it reads
+        // differently is simply encoded again.
+        let wire = Array(bytes.readableBytesView)
+        if let scan = try? OpenAIRequestScan.scan(wire), scan.model == decoded.model, scan.stream == decoded.stream {
+            decoded.wireBody = OpenAIWireBody(bytes: wire, scan: scan)
+        }
+        let chat = decoded
         if chat.model.isEmpty { throw ProxyError.invalidRequest("Missing required field: model", param: "model") }
         if chat.messages.isEmpty {
             throw ProxyError.invalidRequest(

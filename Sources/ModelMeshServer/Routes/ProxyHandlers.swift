@@ -40,6 +40,13 @@ struct ProxyHandlers: Sendable {
 
     /// Reads and decodes a JSON body in one pass; problems become 400s naming the field.
     func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, what: String) async throws -> T {
+        try await decodeBodyKeepingBytes(type, from: request, what: what).value
+    }
+
+    /// ``decodeBody(_:from:what:)`` that also returns the bytes it decoded.
+    func decodeBodyKeepingBytes<T: Decodable>(_ type: T.Type, from request: Request, what: String) async throws
+        -> (value: T, bytes: ByteBuffer)
+    {
         let buffer = try await readBody(request)
         guard buffer.readableBytes > 0 else {
             throw ProxyError.invalidRequest("Request body is empty: send a JSON \(what)")
@@ -50,7 +57,7 @@ struct ProxyHandlers: Sendable {
                 hint: "Check the client's encoding; JSON bodies must be UTF-8")
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return (try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)), buffer)
         } catch let error as DecodingError {
             throw ProxyError.decoding(error)
         }
