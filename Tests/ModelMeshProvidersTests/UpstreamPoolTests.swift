@@ -140,6 +140,49 @@ struct UpstreamPoolTests {
         }
     }
 
+    final class Token: Sendable {}
+
+    /// Emits every event; holds a token whose lifetime shows whether the stream's state was freed.
+    struct TokenDecoder: SSEEventDecoder {
+        let token: Token
+        mutating func decode(_ event: SSEEvent) throws -> SSEDecodeStep<String> { .emit([event.data]) }
+        mutating func bodyEnded() throws -> [String] { [] }
+    }
+
+    final class WeakToken: @unchecked Sendable {
+        weak var token: Token?
+    }
+
+    @Test("A finished or abandoned stream frees its state (no cycle between the call and its reader)")
+    func streamStateIsFreed() async throws {
+        try await Harness.run { h in
+            for abandon in [false, true] {
+                let weak = WeakToken()
+                h.fake.enqueue(
+                    .sse([.data("a"), .data("b", delay: abandon ? .seconds(5) : .zero)], ending: .finish), for: "/v1/s")
+                do {
+                    let token = Token()
+                    weak.token = token
+                    // The callback lives as long as the stream's reader does.
+                    let stream = try await h.transport.openEventStream(
+                        Self.post(h.fake.url("/v1/s")), headBudget: .seconds(5), idleTimeout: .seconds(30),
+                        decoder: TokenDecoder(token: token), onInvalidEvent: { [token] _ in _ = token },
+                        failure: { $0.error() })
+                    var iterator = stream.elements.makeAsyncIterator()
+                    #expect(try await iterator.next() == "a")
+                    if !abandon { while try await iterator.next() != nil {} }
+                }
+                // Whatever still runs on the event loop for it settles within moments.
+                var waited = 0
+                while weak.token != nil, waited < 100 {
+                    try await Task.sleep(for: .milliseconds(20))
+                    waited += 1
+                }
+                #expect(weak.token == nil, "stream state still alive (abandoned: \(abandon))")
+            }
+        }
+    }
+
     @Test("HTTPS to a fake upstream whose certificate a generated CA signed, by address and by name")
     func tlsWithGeneratedCA() async throws {
         let ca = try TestCertificateAuthority.make(names: ["localhost"], addresses: ["127.0.0.1"])

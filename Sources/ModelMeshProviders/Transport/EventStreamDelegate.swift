@@ -127,6 +127,14 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: UpstreamResponseRecei
     /// The consumer went away (cancelled, or dropped the sequence).
     func didTerminate() {
         cancel()
+        releaseSource()
+        state.withLock { $0.call = nil }
+    }
+
+    /// The sequence's storage holds this delegate: once the stream ended, let go of it (and
+    /// of the call) so neither keeps the other alive.
+    private func releaseSource() {
+        source.withLock { $0 = nil }
     }
 
     // MARK: Actions
@@ -172,8 +180,12 @@ final class EventStreamDelegate<Decoder: SSEEventDecoder>: UpstreamResponseRecei
                 effects.call?.pauseReading()
             }
             switch action.streamEnd {
-            case .finished: source?.finish()
-            case .failed(let error): source?.finish(streamError(error))
+            case .finished:
+                source?.finish()
+                releaseSource()
+            case .failed(let error):
+                source?.finish(streamError(error))
+                releaseSource()
             case nil: break
             }
         }

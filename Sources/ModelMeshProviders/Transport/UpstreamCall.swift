@@ -58,7 +58,9 @@ final class UpstreamCall: @unchecked Sendable {
     let head: HTTPRequestHead
     let body: ByteBuffer?
     private let pool: UpstreamLoopPool
-    private let receiver: any UpstreamResponseReceiver
+    /// Dropped when the call ends: a receiver may hold the call, and the pair must not keep
+    /// each other alive.
+    private var receiver: (any UpstreamResponseReceiver)?
     private var state = State.waiting
     private var retried = false
     private var responseStarted = false
@@ -148,27 +150,26 @@ final class UpstreamCall: @unchecked Sendable {
     /// No connection could be had.
     func connectionFailed(_ error: any Error) {
         guard case .waiting = state else { return }
-        finish()
-        receiver.receiveFailure(error, of: self)
+        finish()?.receiveFailure(error, of: self)
     }
 
     func receivedHead(_ head: HTTPResponseHead) {
         guard case .running = state else { return }
         responseStarted = true
-        receiver.receiveHead(head, of: self)
+        receiver?.receiveHead(head, of: self)
     }
 
     func receivedBodyPart(_ buffer: ByteBuffer) {
         guard case .running = state else { return }
-        receiver.receiveBodyPart(buffer, of: self)
+        receiver?.receiveBodyPart(buffer, of: self)
     }
 
     /// The response ended; the connection goes back to the pool when `reusable`.
     func receivedEnd(reusable: Bool) {
         guard case .running(let connection) = state else { return }
-        finish()
+        let receiver = finish()
         pool.release(connection, reusable: reusable)
-        receiver.receiveEnd(of: self)
+        receiver?.receiveEnd(of: self)
     }
 
     /// The connection failed under the call (it is closing and leaves the pool by itself).
@@ -180,27 +181,31 @@ final class UpstreamCall: @unchecked Sendable {
             pool.acquire(for: self, fresh: true)
             return
         }
-        finish()
-        receiver.receiveFailure(error, of: self)
+        finish()?.receiveFailure(error, of: self)
     }
 
     private func fail(_ error: any Error) {
+        let receiver: (any UpstreamResponseReceiver)?
         switch state {
         case .done:
             return
         case .waiting:
-            finish()
+            receiver = finish()
         case .running(let connection):
-            finish()
+            receiver = finish()
             connection.handler.detach()
             connection.close()
         }
-        receiver.receiveFailure(error, of: self)
+        receiver?.receiveFailure(error, of: self)
     }
 
-    private func finish() {
+    /// Marks the call ended and hands back the receiver for its last callback.
+    @discardableResult
+    private func finish() -> (any UpstreamResponseReceiver)? {
         state = .done
         deadline?.cancel()
         deadline = nil
+        defer { receiver = nil }
+        return receiver
     }
 }
