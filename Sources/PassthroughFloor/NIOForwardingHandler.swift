@@ -52,9 +52,12 @@ final class NIOForwardingHandler: ChannelInboundHandler {
                 case .failed:
                     // Half an answer cannot be repaired: the client sees the connection end.
                     guard !answered else { return context.close(promise: nil) }
-                    let headers: HTTPHeaders = ["content-length": "0", "connection": keepAlive ? "keep-alive" : "close"]
+                    let headers: HTTPHeaders = [
+                        "content-length": "0", "connection": keepAlive ? "keep-alive" : "close",
+                    ]
                     context.write(
-                        wrapOutboundOut(.head(HTTPResponseHead(version: version, status: .badGateway, headers: headers))),
+                        wrapOutboundOut(
+                            .head(HTTPResponseHead(version: version, status: .badGateway, headers: headers))),
                         promise: nil)
                     finish(context: context, keepAlive: keepAlive)
                 }

@@ -22,13 +22,15 @@ protocol Upstream: Sendable {
 }
 
 extension HTTPHeaders {
+    private static let hopByHop = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+    ]
+
     /// The end-to-end headers: without the hop-by-hop ones and those that `Connection` names.
     func endToEnd() -> HTTPHeaders {
         var headers = self
         for name in self[canonicalForm: "connection"] { headers.remove(name: String(name)) }
-        for name in ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"] {
-            headers.remove(name: name)
-        }
+        for name in Self.hopByHop { headers.remove(name: name) }
         return headers
     }
 }
@@ -89,9 +91,10 @@ final class ConnectionPool: @unchecked Sendable {
             .connect(host: host, port: port)
             .assumeIsolated()
             .whenComplete { result in
-                done(result.flatMap { channel in
-                    Result { try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) }
-                })
+                done(
+                    result.flatMap { channel in
+                        Result { try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) }
+                    })
             }
     }
 
