@@ -143,10 +143,13 @@ let package = Package(
             ],
             path: "Sources/RoutingBenchmark"
         ),
+        // The command-line plumbing the benchmark's own processes share.
+        .target(name: "BenchCommandLine"),
         // Fast fake OpenAI upstream for the proxy benchmark (`scripts/bench`), in its own process.
         .executableTarget(
             name: "modelmesh-fake-upstream",
             dependencies: [
+                "BenchCommandLine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -158,6 +161,7 @@ let package = Package(
         .executableTarget(
             name: "modelmesh-passthrough",
             dependencies: [
+                "BenchCommandLine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

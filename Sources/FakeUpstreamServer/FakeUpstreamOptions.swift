@@ -1,3 +1,5 @@
+import BenchCommandLine
+
 /// Command-line settings of `modelmesh-fake-upstream`.
 ///
 /// Parsed by hand so the target depends on nothing but SwiftNIO.
@@ -24,32 +26,17 @@ struct FakeUpstreamOptions: Sendable {
     /// Parses `arguments` (without the program name).
     static func parse(_ arguments: [String]) throws(OptionsError) -> FakeUpstreamOptions {
         var options = FakeUpstreamOptions()
-        var remaining = arguments[...]
-        while let flag = remaining.popFirst() {
-            if flag == "-h" || flag == "--help" { throw .help }
-            guard let value = remaining.popFirst() else { throw .invalid("\(flag) needs a value") }
+        try forEachOption(arguments) { (flag, value) throws(OptionsError) in
             switch flag {
             case "--host": options.host = value
-            case "--port": options.port = try integer(value, flag: flag, range: 0...65_535)
-            case "--chunks": options.chunks = try integer(value, flag: flag, range: 1...100_000)
-            case "--interval-ms": options.intervalMilliseconds = try integer(value, flag: flag, range: 0...60_000)
-            case "--threads": options.threads = try integer(value, flag: flag, range: 1...64)
+            case "--port": options.port = try integerOption(value, flag: flag, range: 0...65_535)
+            case "--chunks": options.chunks = try integerOption(value, flag: flag, range: 1...100_000)
+            case "--interval-ms": options.intervalMilliseconds = try integerOption(value, flag: flag, range: 0...60_000)
+            case "--threads": options.threads = try integerOption(value, flag: flag, range: 1...64)
             default: throw .invalid("unknown option \(flag)")
             }
         }
         return options
     }
-
-    private static func integer(_ text: String, flag: String, range: ClosedRange<Int>) throws(OptionsError) -> Int {
-        guard let value = Int(text), range.contains(value) else {
-            throw .invalid("\(flag) wants an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
-        }
-        return value
-    }
 }
 
-/// Why the command line was not accepted.
-enum OptionsError: Error {
-    case help
-    case invalid(String)
-}

@@ -1,3 +1,4 @@
+import BenchCommandLine
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -15,16 +16,8 @@ import NIOPosix
 @main
 enum FakeUpstreamServer {
     static func main() throws {
-        let options: FakeUpstreamOptions
-        do {
-            options = try FakeUpstreamOptions.parse(Array(CommandLine.arguments.dropFirst()))
-        } catch .help {
-            print(FakeUpstreamOptions.usage)
-            return
-        } catch .invalid(let message) {
-            FileHandleOutput.write("modelmesh-fake-upstream: \(message)\n\(FakeUpstreamOptions.usage)\n", to: 2)
-            exit(64)
-        }
+        let options = parseCommandLine(
+            FakeUpstreamOptions.parse, program: "modelmesh-fake-upstream", usage: FakeUpstreamOptions.usage)
 
         let canned = CannedResponses(chunkCount: options.chunks)
         let interval = TimeAmount.milliseconds(Int64(options.intervalMilliseconds))
@@ -43,22 +36,8 @@ enum FakeUpstreamServer {
             .bind(host: options.host, port: options.port)
             .wait()
         let port = channel.localAddress?.port ?? options.port
-        FileHandleOutput.write("listening on \(options.host):\(port)\n", to: 1)
+        writeLine("listening on \(options.host):\(port)")
         try channel.closeFuture.wait()
         try group.syncShutdownGracefully()
-    }
-}
-
-/// Unbuffered writes to the standard streams, so the script reading them sees each line at once.
-enum FileHandleOutput {
-    static func write(_ text: String, to descriptor: Int32) {
-        var text = text
-        text.withUTF8 { bytes in
-            #if canImport(Glibc)
-                _ = Glibc.write(descriptor, bytes.baseAddress, bytes.count)
-            #else
-                _ = Darwin.write(descriptor, bytes.baseAddress, bytes.count)
-            #endif
-        }
     }
 }

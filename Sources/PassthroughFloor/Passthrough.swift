@@ -1,3 +1,4 @@
+import BenchCommandLine
 import AsyncHTTPClient
 import Hummingbird
 import NIOCore
@@ -18,16 +19,8 @@ import NIOPosix
 @main
 enum Passthrough {
     static func main() async throws {
-        let options: PassthroughOptions
-        do {
-            options = try PassthroughOptions.parse(Array(CommandLine.arguments.dropFirst()))
-        } catch .help {
-            print(PassthroughOptions.usage)
-            return
-        } catch .invalid(let message) {
-            writeLine("modelmesh-passthrough: \(message)\n\(PassthroughOptions.usage)", to: 2)
-            exit(64)
-        }
+        let options = parseCommandLine(
+            PassthroughOptions.parse, program: "modelmesh-passthrough", usage: PassthroughOptions.usage)
 
         let group = options.threads.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) } ?? .singleton
         let ahc = options.client == .ahc ? HTTPClient.passthrough(on: group) : nil
@@ -66,10 +59,4 @@ enum Passthrough {
         }
         try await ahc?.shutdown()
     }
-}
-
-/// One unbuffered line on a standard stream, so the script waiting for it sees it at once.
-func writeLine(_ text: String, to descriptor: Int32 = 1) {
-    var line = text + "\n"
-    line.withUTF8 { bytes in _ = write(descriptor, bytes.baseAddress, bytes.count) }
 }

@@ -1,3 +1,5 @@
+import BenchCommandLine
+
 /// Command-line settings of `modelmesh-passthrough`, parsed by hand.
 struct PassthroughOptions: Sendable {
     enum Server: String, Sendable { case nio, hummingbird }
@@ -26,14 +28,11 @@ struct PassthroughOptions: Sendable {
     /// Parses `arguments` (without the program name).
     static func parse(_ arguments: [String]) throws(OptionsError) -> PassthroughOptions {
         var options = PassthroughOptions()
-        var remaining = arguments[...]
-        while let flag = remaining.popFirst() {
-            if flag == "-h" || flag == "--help" { throw .help }
-            guard let value = remaining.popFirst() else { throw .invalid("\(flag) needs a value") }
+        try forEachOption(arguments) { (flag, value) throws(OptionsError) in
             switch flag {
             case "--host": options.host = value
-            case "--port": options.port = try integer(value, flag: flag, range: 0...65_535)
-            case "--threads": options.threads = try integer(value, flag: flag, range: 1...64)
+            case "--port": options.port = try integerOption(value, flag: flag, range: 0...65_535)
+            case "--threads": options.threads = try integerOption(value, flag: flag, range: 1...64)
             case "--upstream":
                 let parts = value.split(separator: ":")
                 guard parts.count == 2, let port = Int(parts[1]), (1...65_535).contains(port) else {
@@ -52,17 +51,5 @@ struct PassthroughOptions: Sendable {
         guard options.upstreamPort != 0 else { throw .invalid("--upstream is required") }
         return options
     }
-
-    private static func integer(_ text: String, flag: String, range: ClosedRange<Int>) throws(OptionsError) -> Int {
-        guard let value = Int(text), range.contains(value) else {
-            throw .invalid("\(flag) wants an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
-        }
-        return value
-    }
 }
 
-/// Why the command line was not accepted.
-enum OptionsError: Error {
-    case help
-    case invalid(String)
-}
