@@ -49,6 +49,8 @@ public struct ProxyServer: Service, CustomStringConvertible {
     public let options: Options
     let logger: Logger
     let handlers: ProxyHandlers
+    /// The chat and embeddings requests in flight (see ``HotRoutes``).
+    let hotRouteTasks = HotRouteTasks()
 
     /// Makes a proxy for `mesh`.
     ///
@@ -92,11 +94,16 @@ public struct ProxyServer: Service, CustomStringConvertible {
     /// The Hummingbird application serving the proxy.
     public func makeApplication() -> some ApplicationProtocol {
         let onServerRunning = options.onServerRunning
+        let responder = makeRouter().buildResponder()
+        let serverName = "modelmesh"
+        let hotRoutes = HotRoutes(
+            responder: responder, logger: logger, serverName: serverName, bodyLimit: handlers.bodyLimit,
+            tasks: hotRouteTasks)
         return Application(
-            router: makeRouter(),
-            server: .eventLoopAffineHTTP1(limits: configuration.limits),
+            responder: responder,
+            server: .eventLoopAffineHTTP1(limits: configuration.limits, hotRoutes: hotRoutes),
             configuration: ApplicationConfiguration(
-                address: .hostname(configuration.host, port: configuration.port), serverName: "modelmesh"),
+                address: .hostname(configuration.host, port: configuration.port), serverName: serverName),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
@@ -115,8 +122,15 @@ public struct ProxyServer: Service, CustomStringConvertible {
                 "auth": "\(configuration.tokens.isEmpty ? "off" : "\(configuration.tokens.count) token(s)")",
             ])
         do {
+            let hotRouteTasks = hotRouteTasks
             try await withGracefulShutdownHandler {
-                try await application.run()
+                // Cancelled past the shutdown deadline: Hummingbird cancels its connections,
+                // and the hot routes' requests go with them.
+                try await withTaskCancellationHandler {
+                    try await application.run()
+                } onCancel: {
+                    hotRouteTasks.cancelAll()
+                }
             } onGracefulShutdown: {
                 logger.info("Shutting down: finishing in-flight requests")
                 // Event streams never end on their own; in-flight requests and chat streams do.

@@ -19,6 +19,8 @@ struct EventLoopAffineChildChannel<Inner: ServerChildChannel>: ServerChildChanne
     let inner: Inner
     let limits: ProxyConfiguration.Limits
     let connections: ConnectionCount
+    /// The routes answered from the pipeline (nil: Hummingbird answers everything).
+    let hotRoutes: HotRoutes?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let refused = connections.opened() > limits.maxConnections
@@ -37,6 +39,10 @@ struct EventLoopAffineChildChannel<Inner: ServerChildChannel>: ServerChildChanne
             let pipeline = channel.pipeline.syncOperations
             let state = try pipeline.handler(type: HTTPConnectionStateHandler.self)
             try pipeline.addHandler(edge, position: .before(state))
+            if let hotRoutes {
+                try pipeline.addHandler(
+                    HotRouteHandler(routes: hotRoutes, eventLoop: channel.eventLoop), position: .after(state))
+            }
             return value
         }.nonisolated()
     }
@@ -50,8 +56,10 @@ struct EventLoopAffineChildChannel<Inner: ServerChildChannel>: ServerChildChanne
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 where each connection's requests run on the connection's event loop, within
-    /// `limits`.
-    static func eventLoopAffineHTTP1(limits: ProxyConfiguration.Limits = .init()) -> HTTPServerBuilder {
+    /// `limits`, with `hotRoutes` answered from the pipeline.
+    static func eventLoopAffineHTTP1(limits: ProxyConfiguration.Limits = .init(), hotRoutes: HotRoutes? = nil)
+        -> HTTPServerBuilder
+    {
         let connections = ConnectionCount()
         // The edge handler owns the timeouts: Hummingbird's one idle timeout cannot tell the
         // head, body and keep-alive waits apart, and closes without an answer.
@@ -63,7 +71,7 @@ extension HTTPServerBuilder {
         return HTTPServerBuilder { responder in
             EventLoopAffineChildChannel(
                 inner: HTTP1Channel(responder: responder, configuration: configuration), limits: limits,
-                connections: connections)
+                connections: connections, hotRoutes: hotRoutes)
         }
     }
 }

@@ -1,0 +1,94 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// The routes on the proxy's hot path — `POST /v1/chat/completions` and `POST /v1/embeddings`
+/// — answered straight from the connection's channel pipeline by a ``HotRouteHandler``.
+///
+/// Hummingbird serves everything else. For these two routes its per-connection machinery
+/// (an async channel with its own buffering, a request body stream, a response writer
+/// awaited part by part) cost more CPU per request than the routing itself. The handler
+/// skips that machinery, not the application: it calls the same responder, so the same
+/// middleware (request ids, metrics, CORS, errors, auth, rate limits) and the same route
+/// handlers answer, and a request behaves the same whichever way it came in.
+struct HotRoutes: Sendable {
+    /// The application's responder: the router with every middleware.
+    let responder: RouterResponder<ProxyRequestContext>
+    let logger: Logger
+    /// The `Server` header of every answer, as Hummingbird sets it for the other routes.
+    let serverName: String?
+    /// `proxy.body_limit`: the most of a request body held in memory.
+    let bodyLimit: Int
+    /// The requests being answered, so that a shutdown can cancel them.
+    let tasks: HotRouteTasks
+
+    /// Whether the request is one of the hot routes.
+    static func isHot(_ head: HTTPRequest) -> Bool {
+        guard head.method == .post, let path = head.path else { return false }
+        let end = path.utf8.firstIndex(of: UInt8(ascii: "?")) ?? path.endIndex
+        let route = path[..<end]
+        return route == "/v1/chat/completions" || route == "/v1/embeddings"
+    }
+
+    /// The answer to a complete request, with the headers Hummingbird's server adds.
+    func respond(to head: HTTPRequest, body: ByteBuffer, channel: any Channel) async -> Response {
+        let request = Request(head: head, body: RequestBody(buffer: body))
+        let context = ProxyRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        var response: Response
+        do {
+            response = try await responder.respond(to: request, context: context)
+        } catch {
+            // The error middleware renders every error; this is the server's last resort.
+            logger.debug("Unrecognised error", metadata: ["error.type": "\(error)"])
+            response = Response(status: .internalServerError, body: .init())
+        }
+        response.headers[.date] = HTTPDate.now
+        if let serverName { response.headers[.server] = serverName }
+        return response
+    }
+}
+
+/// The hot-route requests in flight on one server: like Hummingbird's connection tasks, they
+/// are cancelled when the server's run is cancelled (the graceful-shutdown deadline passed).
+final class HotRouteTasks: Sendable {
+    private struct State {
+        var nextID = 0
+        var running: [Int: Task<Void, Never>] = [:]
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Runs `operation` in a task that prefers `executor` (the connection's event loop).
+    func run(on executor: EventLoopTaskExecutor, _ operation: @escaping @Sendable () async -> Void) {
+        state.withLock { state in
+            let id = state.nextID
+            state.nextID &+= 1
+            // Created under the lock: the task cannot end (and remove itself) before it is listed.
+            let task = Task(executorPreference: executor) {
+                await operation()
+                self.finished(id)
+            }
+            if state.cancelled { task.cancel() }
+            state.running[id] = task
+        }
+    }
+
+    private func finished(_ id: Int) {
+        _ = state.withLock { $0.running.removeValue(forKey: id) }
+    }
+
+    /// Cancels every request in flight and every one started from now on.
+    func cancelAll() {
+        let running = state.withLock { state in
+            state.cancelled = true
+            return Array(state.running.values)
+        }
+        for task in running { task.cancel() }
+    }
+
+    /// How many are in flight.
+    var count: Int { state.withLock { $0.running.count } }
+}
