@@ -7,15 +7,19 @@ import Testing
 /// client's own bytes with only `model` (and, streamed, `stream_options`) spliced in.
 @Suite("Request bytes pass through", .timeLimit(.minutes(1)))
 struct WireBodyPassThroughTests {
-    static func withUpstream(_ body: (FakeUpstream, ProxyClient) async throws -> Void) async throws {
+    static func withUpstream(
+        _ configure: (inout TestMesh) -> Void = { _ in }, _ body: (FakeUpstream, ProxyClient) async throws -> Void
+    ) async throws {
         let fake = try await FakeUpstream.start()
         let transport = HTTPTransport()
         let provider = try OpenAICompatibleProvider(
             configuration: ProviderConfiguration(
                 id: "p-openai.gpt-4o", connector: "openai.llm.v1", baseURL: fake.url("/v1"), apiKey: Secret("sk-test")),
             transport: transport)
+        var testMesh = TestMesh(models: [("openai.gpt-4o", provider)])
+        configure(&testMesh)
         do {
-            try await withProxy(TestMesh(models: [("openai.gpt-4o", provider)])) { client in
+            try await withProxy(testMesh) { client in
                 try await body(fake, client)
             }
         } catch {
@@ -38,6 +42,49 @@ struct WireBodyPassThroughTests {
             #expect(response.status == 200, "\(response.body)")
             let received = String(decoding: fake.lastRequest?.body ?? [], as: UTF8.self)
             #expect(received == sent.replacingOccurrences(of: #""model":"chat""#, with: #""model":"gpt-4o""#))
+        }
+    }
+
+    @Test("The answer goes back as the upstream's bytes; usage, cost and the logged text are still right")
+    func answerKeepsBytes() async throws {
+        let log = AbandonedStreamTests.LogWaiter()
+        try await Self.withUpstream({ testMesh in
+            testMesh.connectors = [log]
+            testMesh.configure = { config in
+                config.observability.logLevel = .full
+                // $1 per million input tokens, cached ones at $0.50; $2 per million output.
+                config.models[0].pricing = ModelPricing(
+                    inputPerMillion: 1, outputPerMillion: 2, cachedInputPerMillion: 0.5)
+            }
+        }) { fake, client in
+            let answer =
+                #"{ "id" : "chatcmpl-9", "object":"chat.completion","created":1700000000,"model":"gpt-4o-2024","#
+                + #""choices":[{"index":0,"message":{"role":"assistant","content":"café"},"finish_reason":"length"}],"#
+                + #""usage":{"prompt_tokens":1000000,"completion_tokens":500000,"total_tokens":1500000,"#
+                + #""prompt_tokens_details":{"cached_tokens":400000}},"x_vendor":[1.0e0]}"#
+            fake.setDefault(.json(answer))
+            let response = try await client.chat()
+            #expect(response.status == 200)
+            #expect(response.body == answer)
+            var entries = log.entries.makeAsyncIterator()
+            let entry = try #require(await entries.next())
+            #expect(entry.tokensIn == 1_000_000 && entry.tokensOut == 500_000)
+            // 600k uncached at $1/M, 400k cached at $0.50/M, 500k out at $2/M.
+            #expect(abs((entry.cost ?? 0) - 1.8) < 1e-9, "\(String(describing: entry.cost))")
+            #expect(entry.response == "café")
+        }
+    }
+
+    @Test("An answer the scan finds incomplete is decoded and repaired, not relayed as it came")
+    func incompleteAnswerIsRepaired() async throws {
+        try await Self.withUpstream { fake, client in
+            // No `created` and no `object`: a lenient server's answer.
+            fake.setDefault(
+                .json(#"{"id":"x","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}"#))
+            let response = try await client.chat()
+            #expect(response.status == 200, "\(response.body)")
+            #expect(response.body.contains(#""object":"chat.completion""#), "\(response.body)")
+            #expect(response.body.contains(#""created":"#), "\(response.body)")
         }
     }
 

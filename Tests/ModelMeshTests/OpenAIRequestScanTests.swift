@@ -219,8 +219,12 @@ struct OpenAIRequestScanTests {
         let answer = try OpenAIAnswerScan.scan(body)
         #expect(answer.id == "chatcmpl-1")
         #expect(answer.model == "gpt-4o")
-        #expect(answer.usage == .init(promptTokens: 9, completionTokens: 2, totalTokens: 11))
-        #expect(answer.hasFinishReason)
+        var usage = OpenAIAnswerScan.Usage(promptTokens: 9, completionTokens: 2, totalTokens: 11)
+        usage.cachedTokens = 0
+        #expect(answer.usage == usage)
+        #expect(answer.hasFinishReason && answer.finishReasons == ["stop"])
+        #expect(answer.object == "chat.completion" && !answer.hasCreated && answer.hasChoicesArray)
+        #expect(!answer.irregular && !answer.hasError)
         let modelRange = try #require(answer.modelValueRange)
         #expect(String(decoding: body[modelRange], as: UTF8.self) == #""gpt-4o""#)
 
@@ -231,8 +235,17 @@ struct OpenAIRequestScanTests {
         #expect(chunk.usage == nil && !chunk.hasFinishReason && chunk.id == "c")
         let last = try OpenAIAnswerScan.scanChunk(
             Array(#"{"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1.5}}"#.utf8))
-        #expect(last.usage == .init(promptTokens: 1, completionTokens: nil, totalTokens: nil))
+        // 1.5 is no token count: read as absent, and the answer marked for decoding.
+        #expect(last.usage?.promptTokens == 1 && last.usage?.completionTokens == nil)
+        #expect(last.irregular)
         #expect(last.model == nil)
+        let odd = try OpenAIAnswerScan.scan(
+            Array(
+                #"{"id":"a","created":1,"choices":[{"finish_reason":7},{"finish_reason":"length"}],"error":{"message":"x"},"usage":{"cache_creation_input_tokens":4,"prompt_tokens_details":null}}"#
+                    .utf8))
+        #expect(odd.irregular && odd.hasError && odd.hasCreated && odd.finishReasons == ["length"])
+        #expect(odd.usage?.cacheWriteTokens == 4 && odd.usage?.cachedTokens == nil)
+        #expect(try OpenAIAnswerScan.scan(Array(#"{"usage":"many"}"#.utf8)).irregular)
         #expect(throws: OpenAIScanError.self) { try OpenAIAnswerScan.scanChunk(Array(#"{"id":"c",}"#.utf8)) }
         #expect(throws: OpenAIScanError.self) { try OpenAIAnswerScan.scanChunk(Array("[DONE]".utf8)) }
     }

@@ -45,7 +45,7 @@ final class RequestRecorder: Sendable {
 
     func logRequest(
         journey: Router.Journey, model: ModelConfiguration?, usage: Usage?, cost: Double, streaming: Bool, error: String?,
-        status: Int? = nil, prompt: ChatCompletionRequest?, response: String?
+        status: Int? = nil, prompt: ChatCompletionRequest?, response: @autoclosure () -> String?
     ) {
         let now = clock.now()
         let latency = now.timeIntervalSince(journey.start) * 1000
@@ -57,7 +57,8 @@ final class RequestRecorder: Sendable {
             error: error, attempts: journey.attempts)
         if settings.level > .metadata {
             entry.prompt = prompt.map { Self.promptText($0) }
-            entry.response = response
+            // Read only here: a relayed answer is decoded for its text only when it is logged.
+            entry.response = response()
         }
         statistics.record(entry)
         emitter.log(settings.redactor.redact(entry))

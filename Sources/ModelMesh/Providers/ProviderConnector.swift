@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 
 /// A connection to one AI provider: the seam between the routing engine and a vendor's
@@ -110,7 +111,16 @@ public struct AttemptContext: Sendable {
 
 /// A complete answer and what the upstream said about its rate limits.
 public struct ProviderCompletion: Sendable {
-    public var completion: ChatCompletion
+    /// The answer. When the connector relayed the upstream's bytes (``body``) for the proxy,
+    /// it is decoded from them on first use; the engine itself reads only ``usage``,
+    /// ``responseModel`` and ``finishReasons``.
+    public var completion: ChatCompletion {
+        get { deferred.value }
+        set {
+            deferred = Deferred(newValue)
+            summary = nil
+        }
+    }
     public var rateLimit: RateLimitStatus?
     /// The upstream's body exactly as received, when it already is the OpenAI JSON of
     /// `completion` (an OpenAI-compatible upstream whose answer was decoded unchanged).
@@ -118,11 +128,71 @@ public struct ProviderCompletion: Sendable {
     /// The proxy sends these bytes on instead of encoding `completion` again. Leave it `nil`
     /// whenever the answer was translated or repaired.
     public var body: Data?
+    package private(set) var deferred: Deferred<ChatCompletion>
+    /// What the engine reads, found without decoding (nil: read from `completion`).
+    private var summary: Summary?
+
+    /// What the engine reads from an answer.
+    package struct Summary: Sendable {
+        package var usage: Usage?
+        package var model: String
+        package var finishReasons: [String]
+
+        package init(usage: Usage?, model: String, finishReasons: [String]) {
+            self.usage = usage
+            self.model = model
+            self.finishReasons = finishReasons
+        }
+    }
 
     public init(completion: ChatCompletion, rateLimit: RateLimitStatus? = nil, body: Data? = nil) {
-        self.completion = completion
+        self.deferred = Deferred(completion)
         self.rateLimit = rateLimit
         self.body = body
+    }
+
+    /// An answer relayed as `body`, read through `summary`; `decode` makes ``completion``
+    /// when something asks for it.
+    package init(
+        relaying body: Data, summary: Summary, rateLimit: RateLimitStatus?,
+        decode: @escaping @Sendable () -> ChatCompletion
+    ) {
+        self.deferred = Deferred(decode)
+        self.rateLimit = rateLimit
+        self.body = body
+        self.summary = summary
+    }
+
+    package var usage: Usage? { summary.map(\.usage) ?? completion.usage }
+    package var responseModel: String { summary?.model ?? completion.model }
+    package var finishReasons: [String] { summary?.finishReasons ?? completion.choices.compactMap(\.finishReason) }
+}
+
+/// A value made at most once, when first asked for (or given at once).
+package struct Deferred<Value: Sendable>: Sendable {
+    private final class Box: Sendable {
+        let cached: Mutex<Value?>
+        let make: (@Sendable () -> Value)?
+
+        init(value: Value?, make: (@Sendable () -> Value)?) {
+            cached = Mutex(value)
+            self.make = make
+        }
+    }
+
+    private let box: Box
+
+    package init(_ value: Value) { box = Box(value: value, make: nil) }
+    package init(_ make: @escaping @Sendable () -> Value) { box = Box(value: nil, make: make) }
+
+    package var value: Value {
+        box.cached.withLock { cached in
+            if let cached { return cached }
+            // `make` is set whenever nothing is cached yet.
+            let made = box.make!()
+            cached = made
+            return made
+        }
     }
 }
 

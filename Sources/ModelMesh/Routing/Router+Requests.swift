@@ -40,20 +40,19 @@ extension Router {
                 var upstream = request
                 upstream.model = handle.target.wireName
                 let result = try await connector.complete(upstream, target: handle.target, context: context)
-                return (result, result.completion.usage, result.rateLimit)
+                return (result, result.usage, result.rateLimit)
             }
-            let completion = result.completion
             let cost = usage.flatMap { model.pricing?.cost(of: $0) }
             // A response without usage keeps its reservation: the cost is unknown, not zero.
             settle(reservation, actual: cost)
             traceAnswer(
-                journey, model: model, responseModel: completion.model, usage: usage,
-                finishReasons: completion.choices.compactMap(\.finishReason), cost: cost)
+                journey, model: model, responseModel: result.responseModel, usage: usage,
+                finishReasons: result.finishReasons, cost: cost)
             recorder.logRequest(
                 journey: journey, model: model, usage: usage, cost: cost ?? 0, streaming: false, error: nil,
-                prompt: request, response: completion.text)
+                prompt: request, response: result.completion.text)
             return Routed(
-                value: completion, requestID: journey.requestID, poolID: pool.id, modelID: model.id,
+                value: result.deferred, requestID: journey.requestID, poolID: pool.id, modelID: model.id,
                 providerID: model.provider, attempts: journey.attempts, body: result.body)
         } catch {
             recorder.logFailure(journey: journey, error: error, streaming: false, prompt: request)
@@ -90,7 +89,7 @@ extension Router {
                 journey: journey, model: model, usage: usage, cost: cost ?? 0, streaming: false, error: nil,
                 prompt: nil, response: nil)
             return Routed(
-                value: response, requestID: journey.requestID, poolID: pool.id, modelID: model.id,
+                value: Deferred(response), requestID: journey.requestID, poolID: pool.id, modelID: model.id,
                 providerID: model.provider, attempts: journey.attempts)
         } catch {
             recorder.logFailure(journey: journey, error: error, streaming: false, prompt: nil)

@@ -24,7 +24,12 @@ public struct RoutingOptions: Sendable {
 
 /// A routed answer and how it was obtained.
 public struct Routed<Value: Sendable>: Sendable {
-    public var value: Value
+    /// The answer (for a relayed answer, decoded from ``body`` on first use).
+    public var value: Value {
+        get { deferredValue.value }
+        set { deferredValue = Deferred(newValue) }
+    }
+    var deferredValue: Deferred<Value>
     public var requestID: String
     public var poolID: String
     public var modelID: String
@@ -34,6 +39,19 @@ public struct Routed<Value: Sendable>: Sendable {
     /// `value` as OpenAI JSON, exactly as the upstream sent it, when the connector passed the
     /// body through (see ``ProviderCompletion/body``); `nil` otherwise.
     public var body: Data? = nil
+
+    init(
+        value: Deferred<Value>, requestID: String, poolID: String, modelID: String, providerID: String,
+        attempts: [AttemptRecord], body: Data? = nil
+    ) {
+        self.deferredValue = value
+        self.requestID = requestID
+        self.poolID = poolID
+        self.modelID = modelID
+        self.providerID = providerID
+        self.attempts = attempts
+        self.body = body
+    }
 }
 
 /// A routed stream: returned once the first chunk arrived, so every failure before that

@@ -15,6 +15,13 @@ package struct OpenAIAnswerScan: Sendable, Hashable {
         package var promptTokens: Int?
         package var completionTokens: Int?
         package var totalTokens: Int?
+        /// `prompt_tokens_details.cached_tokens`.
+        package var cachedTokens: Int? = nil
+        /// `cache_creation_input_tokens`.
+        package var cacheWriteTokens: Int? = nil
+        /// One of these members holds something other than `null` or an integer (or the
+        /// details are not an object): a reader that needs exact figures must decode.
+        package var irregular = false
 
         package init(promptTokens: Int? = nil, completionTokens: Int? = nil, totalTokens: Int? = nil) {
             self.promptTokens = promptTokens
@@ -35,6 +42,20 @@ package struct OpenAIAnswerScan: Sendable, Hashable {
     package var usage: Usage?
     /// Some element of `choices` has a `finish_reason` that is not `null`.
     package var hasFinishReason = false
+    /// The `finish_reason` strings of `choices`, in order.
+    package var finishReasons: [String] = []
+    /// `choices` is an array.
+    package var hasChoicesArray = false
+    /// `object` when it is a string.
+    package var object: String?
+    /// `created` is an integer.
+    package var hasCreated = false
+    /// A top-level `error` member that is not `null` (an in-band error).
+    package var hasError = false
+    /// `usage` is neither an object nor `null`, one of its counts is not an integer, or a
+    /// `finish_reason` is neither a string nor `null`: a reader that needs exact figures
+    /// must decode the answer.
+    package var irregular = false
 
     package init() {}
 
@@ -51,6 +72,9 @@ package struct OpenAIAnswerScan: Sendable, Hashable {
         var seenModel = false
         var seenUsage = false
         var seenChoices = false
+        var seenObject = false
+        var seenCreated = false
+        var seenError = false
         var more = try cursor.openObject()
         while more {
             let key = try cursor.readKey()
@@ -69,10 +93,31 @@ package struct OpenAIAnswerScan: Sendable, Hashable {
                 }
             } else if !seenUsage, cursor.string(key, equals: "usage") {
                 seenUsage = true
+                switch cursor.peekSignificant() {
+                case UInt8(ascii: "{"), UInt8(ascii: "n"): break
+                default: answer.irregular = true
+                }
                 answer.usage = try readUsage(&cursor)
+                if answer.usage?.irregular == true { answer.irregular = true }
             } else if !seenChoices, cursor.string(key, equals: "choices") {
                 seenChoices = true
-                answer.hasFinishReason = try readChoices(&cursor)
+                answer.hasChoicesArray = cursor.peekSignificant() == UInt8(ascii: "[")
+                answer.finishReasons = try readChoices(
+                    &cursor, finished: &answer.hasFinishReason, irregular: &answer.irregular)
+            } else if !seenObject, cursor.string(key, equals: "object") {
+                seenObject = true
+                if let value = try readString(&cursor) { answer.object = cursor.decode(value) }
+            } else if !seenCreated, cursor.string(key, equals: "created") {
+                seenCreated = true
+                answer.hasCreated = try readInteger(&cursor) != nil
+            } else if !seenError, cursor.string(key, equals: "error") {
+                seenError = true
+                if cursor.peekSignificant() == UInt8(ascii: "n") {
+                    try cursor.scanLiteral("null")
+                } else {
+                    try cursor.skipValue()
+                    answer.hasError = true
+                }
             } else {
                 try cursor.skipValue()
             }
@@ -125,14 +170,22 @@ package struct OpenAIAnswerScan: Sendable, Hashable {
                 slot = 2
             } else if cursor.string(key, equals: "total_tokens") {
                 slot = 4
+            } else if cursor.string(key, equals: "cache_creation_input_tokens") {
+                slot = 8
+            } else if cursor.string(key, equals: "prompt_tokens_details") {
+                slot = 16
             }
-            if slot != 0, seen & slot == 0 {
+            if slot == 16, seen & slot == 0 {
                 seen |= slot
-                let value = try readInteger(&cursor)
+                try readUsageDetails(&cursor, into: &usage)
+            } else if slot != 0, seen & slot == 0 {
+                seen |= slot
+                let value = try readCount(&cursor, irregular: &usage.irregular)
                 switch slot {
                 case 1: usage.promptTokens = value
                 case 2: usage.completionTokens = value
-                default: usage.totalTokens = value
+                case 4: usage.totalTokens = value
+                default: usage.cacheWriteTokens = value
                 }
             } else {
                 try cursor.skipValue()
@@ -140,6 +193,45 @@ package struct OpenAIAnswerScan: Sendable, Hashable {
             more = try cursor.next(closing: UInt8(ascii: "}"))
         }
         return usage
+    }
+
+    /// `prompt_tokens_details`: its `cached_tokens`.
+    private static func readUsageDetails(_ cursor: inout JSONByteCursor, into usage: inout Usage)
+        throws(OpenAIScanError)
+    {
+        switch cursor.peekSignificant() {
+        case UInt8(ascii: "{"):
+            var seen = false
+            var more = try cursor.openObject()
+            while more {
+                let key = try cursor.readKey()
+                if !seen, cursor.string(key, equals: "cached_tokens") {
+                    seen = true
+                    usage.cachedTokens = try readCount(&cursor, irregular: &usage.irregular)
+                } else {
+                    try cursor.skipValue()
+                }
+                more = try cursor.next(closing: UInt8(ascii: "}"))
+            }
+        case UInt8(ascii: "n"):
+            try cursor.scanLiteral("null")
+        default:
+            try cursor.skipValue()
+            usage.irregular = true
+        }
+    }
+
+    /// A token count: an integer, or `null` (nil); anything else is nil and marks `irregular`.
+    private static func readCount(_ cursor: inout JSONByteCursor, irregular: inout Bool) throws(OpenAIScanError)
+        -> Int?
+    {
+        if cursor.peekSignificant() == UInt8(ascii: "n") {
+            try cursor.scanLiteral("null")
+            return nil
+        }
+        let value = try readInteger(&cursor)
+        if value == nil { irregular = true }
+        return value
     }
 
     /// An integer literal that fits `Int`; any other value is skipped as `nil`.
@@ -154,13 +246,15 @@ package struct OpenAIAnswerScan: Sendable, Hashable {
         }
     }
 
-    /// Whether some choice has a non-null `finish_reason`.
-    private static func readChoices(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> Bool {
+    /// The choices' `finish_reason` strings; `finished`: some choice has a non-null one.
+    private static func readChoices(_ cursor: inout JSONByteCursor, finished: inout Bool, irregular: inout Bool)
+        throws(OpenAIScanError) -> [String]
+    {
         guard cursor.peekSignificant() == UInt8(ascii: "[") else {
             try cursor.skipValue()
-            return false
+            return []
         }
-        var finished = false
+        var reasons: [String] = []
         var more = try cursor.openArray()
         while more {
             if cursor.peekSignificant() == UInt8(ascii: "{") {
@@ -170,11 +264,16 @@ package struct OpenAIAnswerScan: Sendable, Hashable {
                     let key = try cursor.readKey()
                     if !seenReason, cursor.string(key, equals: "finish_reason") {
                         seenReason = true
-                        if cursor.peekSignificant() == UInt8(ascii: "n") {
+                        switch cursor.peekSignificant() {
+                        case UInt8(ascii: "n"):
                             try cursor.scanLiteral("null")
-                        } else {
+                        case UInt8(ascii: "\""):
+                            reasons.append(cursor.decode(try cursor.scanString()))
+                            finished = true
+                        default:
                             try cursor.skipValue()
                             finished = true
+                            irregular = true
                         }
                     } else {
                         try cursor.skipValue()
@@ -186,6 +285,6 @@ package struct OpenAIAnswerScan: Sendable, Hashable {
             }
             more = try cursor.next(closing: UInt8(ascii: "]"))
         }
-        return finished
+        return reasons
     }
 }

@@ -80,6 +80,8 @@ final class HTTPProviderConnector<Dialect: VendorDialect>: ProviderConnector {
         let response = try await transport.send(upstream, budget: context.budget(timeout: timeout))
         guard response.isSuccess else { throw upstream.redact(dialect.error(for: response)) }
         do {
+            // A request that came as bytes goes back as bytes: the proxy relays the answer.
+            if request.wireBody != nil { return try dialect.relayedCompletion(from: response, target: target) }
             return try dialect.completion(from: response, target: target)
         } catch let error as ProviderError {
             throw upstream.redact(Self.failure(error, in: response))

@@ -35,6 +35,10 @@ protocol VendorDialect: Sendable {
 
     /// The completion in a 2xx answer.
     func completion(from response: UpstreamResponse, target: ModelTarget) throws -> ProviderCompletion
+    /// The completion in a 2xx answer whose bytes the caller relays as they are (the proxy,
+    /// for a request it passed through as bytes): a dialect may read what the engine needs
+    /// without decoding the rest. By default, ``completion(from:target:)``.
+    func relayedCompletion(from response: UpstreamResponse, target: ModelTarget) throws -> ProviderCompletion
     /// The embeddings in a 2xx answer.
     func embeddings(from response: UpstreamResponse, target: ModelTarget) throws -> EmbeddingResponse
     /// The models of one 2xx model-list page, and the cursor of the next page, if any.
@@ -84,5 +88,11 @@ struct DialectCall: Sendable {
         } catch {
             throw ProviderError(.invalidRequest, message: "The request could not be encoded: \(error)")
         }
+    }
+}
+
+extension VendorDialect {
+    func relayedCompletion(from response: UpstreamResponse, target: ModelTarget) throws -> ProviderCompletion {
+        try completion(from: response, target: target)
     }
 }

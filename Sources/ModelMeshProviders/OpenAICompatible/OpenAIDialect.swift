@@ -117,6 +117,36 @@ struct OpenAIDialect: VendorDialect {
         return ProviderCompletion(completion: completion, rateLimit: response.rateLimit, body: unchanged ? data : nil)
     }
 
+    /// An answer relayed as bytes: usage, model and finish reasons come from a scan, and the
+    /// answer is decoded only if something asks for it (a request log with response text).
+    /// An answer the scan finds incomplete, irregular or an in-band error is decoded (and
+    /// repaired or refused) as by ``completion(from:target:)``.
+    func relayedCompletion(from response: UpstreamResponse, target: ModelTarget) throws -> ProviderCompletion {
+        let data = response.bodyData
+        let scanned = data.withUnsafeBytes { bytes in
+            Result { () throws(OpenAIScanError) in try OpenAIAnswerScan.scan(bytes) }
+        }
+        guard case .success(let scan) = scanned, !scan.hasError, !scan.irregular, let id = scan.id,
+            scan.object != nil, scan.hasCreated, let model = scan.model, scan.hasChoicesArray
+        else { return try completion(from: response, target: target) }
+        let usage = scan.usage.map {
+            Usage(
+                promptTokens: $0.promptTokens ?? 0, completionTokens: $0.completionTokens ?? 0,
+                totalTokens: $0.totalTokens, cachedTokens: $0.cachedTokens, cacheWriteTokens: $0.cacheWriteTokens)
+        }
+        let wireName = target.wireName
+        let status = response.status
+        return ProviderCompletion(
+            relaying: data, summary: .init(usage: usage, model: model, finishReasons: scan.finishReasons),
+            rateLimit: response.rateLimit
+        ) { [self] in
+            // The bytes go to the client either way; a shape the decoder refuses leaves the
+            // library-side value without choices rather than failing an answered request.
+            (try? decodeCompletion(data, wireName: wireName, status: status).0)
+                ?? ChatCompletion(id: id, model: model, choices: [], usage: usage)
+        }
+    }
+
     func embeddings(from response: UpstreamResponse, target: ModelTarget) throws -> EmbeddingResponse {
         guard let embeddings = Self.decodeEmbeddings(response.bodyData, wireName: target.wireName) else {
             throw ProviderError(
