@@ -1,6 +1,7 @@
 import Foundation
 import ModelMesh
 import ModelMeshTesting
+import NIOCore
 import Testing
 
 @testable import ModelMeshServer
@@ -115,6 +116,38 @@ struct HotRouteTests {
             let answers = responses(received)
             #expect(answers.map(\.status) == [413, 200], "\(received)")
             #expect(answers.first?.body.contains("1000") == true, "\(received)")
+        }
+    }
+
+    @Test("A chat stream to a client that stops reading holds the upstream back")
+    func slowClientHoldsUpstreamBack() async throws {
+        // 64 MB of chunks: several times what the two loopback connections can buffer.
+        let piece = String(repeating: "x", count: 16 * 1024)
+        let count = 4000
+        try await WireBodyPassThroughTests.withUpstream { fake, client in
+            fake.setDefault(.openAIStream(pieces: Array(repeating: piece, count: count)))
+            let connection = try await RawConnection.open(port: client.port)
+            let body = #"{"model": "chat", "messages": [{"role": "user", "content": "hi"}], "stream": true}"#
+            try await connection.channel.executeThenClose { inbound, outbound in
+                try await outbound.write(
+                    ByteBuffer(
+                        string: "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"))
+                var iterator = inbound.makeAsyncIterator()
+                let first = try await iterator.next().map { String(buffer: $0) } ?? ""
+                #expect(first.hasPrefix("HTTP/1.1 200"), "\(first.prefix(200))")
+                // The client reads no more. The proxy's writes wait for the socket, so it stops
+                // reading the upstream, whose written-event count settles well short of the end.
+                var written = fake.activity.writtenEvents
+                var steady = 0
+                while steady < 3, written < count {
+                    try await Task.sleep(for: .milliseconds(100))
+                    let now = fake.activity.writtenEvents
+                    steady = now == written ? steady + 1 : 0
+                    written = now
+                }
+                #expect(written < count / 2, "\(written) of \(count) chunks written")
+            }
         }
     }
 
