@@ -88,6 +88,27 @@ struct WireBodyPassThroughTests {
         }
     }
 
+    @Test("Streamed chunks go back as the upstream's bytes, members the proxy does not model included")
+    func chunksKeepBytes() async throws {
+        try await Self.withUpstream { fake, client in
+            let first =
+                #"{"id":"c-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","system_fingerprint":"fp_9","#
+                + #""choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"logprobs":{"content":[]},"finish_reason":null}]}"#
+            // Spread over two `data:` lines: relayed as one, re-encoded.
+            let second =
+                "{\"id\":\"c-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\n"
+                + #""choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}"#
+            fake.setDefault(.sse([.data(first), .data(second)], ending: .done))
+            let response = try await client.chat(stream: true)
+            #expect(response.status == 200, "\(response.body)")
+            let payloads = SSE.payloads(response.body)
+            #expect(payloads.first == first, "\(response.body)")
+            #expect(payloads.count == 3 && payloads.last == "[DONE]", "\(response.body)")
+            guard payloads.count == 3 else { return }
+            #expect(!payloads[1].contains("\n") && payloads[1].contains(#""content":"lo""#), "\(payloads[1])")
+        }
+    }
+
     @Test("A streamed request gets the usage option spliced in and nothing else changed")
     func streamAddsUsage() async throws {
         try await Self.withUpstream { fake, client in
@@ -140,5 +161,18 @@ struct WireBodyPassThroughTests {
         copy.messages.append(.user("more"))
         #expect(copy.wireBody == nil)
         #expect(request.wireBody != nil)
+
+        // A chunk keeps its bytes while its id is set to the same value (the relay does that
+        // to every chunk), and loses them when anything changes.
+        var chunk = ChatCompletionChunk(id: "c", model: "m", choices: [.init(delta: .init(content: "x"))])
+        chunk.wireBytes = ChunkWireBytes(Array("{}".utf8))
+        var same = chunk
+        same.id = "c"
+        #expect(same.wireBytes != nil && same == chunk)
+        same.id = "d"
+        #expect(same.wireBytes == nil)
+        same = chunk
+        same.choices[0].delta.role = nil
+        #expect(same.wireBytes == nil)
     }
 }

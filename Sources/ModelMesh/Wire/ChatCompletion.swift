@@ -117,13 +117,20 @@ public struct ChatCompletion: Sendable, Hashable, Codable {
 
 /// One chunk of a streamed chat completion (`object: chat.completion.chunk`).
 public struct ChatCompletionChunk: Sendable, Hashable, Codable {
-    public var id: String
-    public var object: String
-    public var created: Int
-    public var model: String
-    public var choices: [Choice]
+    public var id: String { didSet { if id != oldValue { wireBytes = nil } } }
+    public var object: String { didSet { wireBytes = nil } }
+    public var created: Int { didSet { wireBytes = nil } }
+    public var model: String { didSet { wireBytes = nil } }
+    public var choices: [Choice] { didSet { wireBytes = nil } }
     /// Present on the final usage chunk when `stream_options.include_usage` was requested.
-    public var usage: Usage?
+    public var usage: Usage? { didSet { wireBytes = nil } }
+    /// The chunk's JSON exactly as the upstream sent it (one line), while no field was
+    /// changed since: the proxy relays these bytes instead of encoding the chunk again, so
+    /// members it does not model (`logprobs`, `system_fingerprint`, …) reach the client.
+    /// Setting `id` to the value it has keeps them. Not part of equality or coding.
+    package var wireBytes: ChunkWireBytes?
+
+    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage }
 
     public init(
         id: String, object: String = "chat.completion.chunk", created: Int = Int(Date().timeIntervalSince1970),
@@ -176,6 +183,17 @@ public struct ChatCompletionChunk: Sendable, Hashable, Codable {
     public var carriesOutput: Bool {
         choices.contains { $0.delta.content?.isEmpty == false || $0.delta.toolCalls != nil || $0.finishReason != nil }
     }
+}
+
+/// A streamed chunk's bytes as received (see ``ChatCompletionChunk/wireBytes``); equal to
+/// any other, so that a chunk's equality is that of its fields.
+package struct ChunkWireBytes: Sendable, Hashable {
+    package var bytes: [UInt8]
+
+    package init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    package static func == (lhs: Self, rhs: Self) -> Bool { true }
+    package func hash(into hasher: inout Hasher) {}
 }
 
 /// An embeddings request in the OpenAI shape.

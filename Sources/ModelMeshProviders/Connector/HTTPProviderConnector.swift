@@ -96,7 +96,9 @@ final class HTTPProviderConnector<Dialect: VendorDialect>: ProviderConnector {
         let dialect = dialect
         let stream = try await transport.openEventStream(
             upstream, headBudget: context.budget(timeout: timeout), idleTimeout: streamIdleTimeout,
-            decoder: dialect.streamDecoder(target: target), deadlines: context.streamDeadlines,
+            decoder: request.wireBody != nil
+                ? dialect.relayingStreamDecoder(target: target) : dialect.streamDecoder(target: target),
+            deadlines: context.streamDeadlines,
             carriesOutput: \.carriesOutput, onInvalidEvent: { [invalidEvents] _ in invalidEvents.increment() },
             failure: { dialect.error(for: $0) })
         return ProviderStream(chunks: stream.elements, rateLimit: stream.rateLimit)

@@ -45,6 +45,9 @@ protocol VendorDialect: Sendable {
     func modelListPage(from response: UpstreamResponse) throws -> (models: [ProviderModelInfo], next: String?)
     /// The decoder of one streamed answer.
     func streamDecoder(target: ModelTarget) -> StreamDecoder
+    /// The decoder of a stream whose chunks the caller relays as they came (the proxy, for a
+    /// request it passed through as bytes). By default, ``streamDecoder(target:)``.
+    func relayingStreamDecoder(target: ModelTarget) -> StreamDecoder
     /// The classified error of a non-2xx answer.
     func error(for response: UpstreamResponse) -> ProviderError
 }
@@ -92,6 +95,10 @@ struct DialectCall: Sendable {
 }
 
 extension VendorDialect {
+    func relayingStreamDecoder(target: ModelTarget) -> StreamDecoder {
+        streamDecoder(target: target)
+    }
+
     func relayedCompletion(from response: UpstreamResponse, target: ModelTarget) throws -> ProviderCompletion {
         try completion(from: response, target: target)
     }

@@ -11,6 +11,9 @@ import ModelMesh
 struct OpenAIChunkDecoder: SSEEventDecoder {
     /// The model name put into chunks that lack one.
     let fallbackModel: String
+    /// Keep each well-formed chunk's bytes on it (``ChatCompletionChunk/wireBytes``) for a
+    /// caller that relays them.
+    var keepBytes = false
     /// One decoder for the whole stream rather than one per chunk.
     private let decoder = JSONDecoder()
     /// Indices of the choices seen so far, and of those that reported a finish reason.
@@ -27,9 +30,13 @@ struct OpenAIChunkDecoder: SSEEventDecoder {
         if data.isEmpty { return .skip }
         let bytes = Data(data.utf8)
         if event.event == nil || event.event == "message",
-            let chunk = try? decoder.decode(ChatCompletionChunk.self, from: bytes)
+            var chunk = try? decoder.decode(ChatCompletionChunk.self, from: bytes)
         {
             record(chunk)
+            // One line only: a multi-line `data:` would not survive being written as one.
+            if keepBytes, !bytes.contains(UInt8(ascii: "\n")), !bytes.contains(UInt8(ascii: "\r")) {
+                chunk.wireBytes = ChunkWireBytes(Array(bytes))
+            }
             return .emit([chunk])
         }
         guard let value = try? decoder.decode(JSONValue.self, from: bytes), let object = value.objectValue else {

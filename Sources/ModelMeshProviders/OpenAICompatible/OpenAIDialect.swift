@@ -177,6 +177,12 @@ struct OpenAIDialect: VendorDialect {
         OpenAIChunkDecoder(fallbackModel: target.wireName)
     }
 
+    func relayingStreamDecoder(target: ModelTarget) -> OpenAIChunkDecoder {
+        var decoder = OpenAIChunkDecoder(fallbackModel: target.wireName)
+        decoder.keepBytes = true
+        return decoder
+    }
+
     func error(for response: UpstreamResponse) -> ProviderError {
         OpenAIErrorClassifier.error(for: response)
     }

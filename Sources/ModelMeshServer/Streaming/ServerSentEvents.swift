@@ -15,7 +15,7 @@ enum ServerSentEvents {
     static let done = ByteBuffer(string: "data: [DONE]\n\n")
 
     /// One `data:` event around `json`.
-    static func event(json: Data) -> ByteBuffer {
+    static func event(json: some Collection<UInt8>) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.reserveCapacity(json.count + 8)
         buffer.writeString("data: ")
@@ -60,7 +60,12 @@ enum ChatStreamRelay {
                 return
             }
             guard let chunk = next else { break }
-            try await writer.write(ServerSentEvents.event(json: try encoder.encode(chunk)))
+            if let bytes = chunk.wireBytes {
+                // An upstream's chunk unchanged: its own bytes, unknown members included.
+                try await writer.write(ServerSentEvents.event(json: bytes.bytes))
+            } else {
+                try await writer.write(ServerSentEvents.event(json: try encoder.encode(chunk)))
+            }
         }
         // A stream ended by cancellation (shutdown deadline) is incomplete: say so instead of [DONE].
         if Task.isCancelled {
