@@ -26,10 +26,30 @@ public final class PrometheusConnector: ObservabilityConnector {
 
     /// Cached metric handles of the request path, sharded by pool and model.
     final class HandleShard: Sendable {
+        /// A pool and a model: the dimensions most request metrics share.
+        struct Scope: Hashable {
+            var pool: String
+            var model: String
+        }
+
+        /// The handles of one scope; request counters by status.
+        struct ScopeHandles {
+            var duration: CoreMetrics.Timer
+            var cost: CoreMetrics.FloatingPointCounter
+            var tokensIn: CoreMetrics.Counter
+            var tokensOut: CoreMetrics.Counter
+            var requests: [Int: CoreMetrics.Counter] = [:]
+        }
+
+        struct AttemptKey: Hashable {
+            var model: String
+            var provider: String
+            var outcome: String
+        }
+
         struct Cache {
-            var counters: [String: CoreMetrics.Counter] = [:]
-            var timers: [String: CoreMetrics.Timer] = [:]
-            var costs: [String: CoreMetrics.FloatingPointCounter] = [:]
+            var scopes: [Scope: ScopeHandles] = [:]
+            var attempts: [AttemptKey: CoreMetrics.Counter] = [:]
         }
         let handles = Mutex(Cache())
     }
@@ -85,53 +105,49 @@ public final class PrometheusConnector: ObservabilityConnector {
     }
 
     /// Looks the handles up in one shard of the cache (one short lock per request rather
-    /// than one registry lookup per metric); they are created on first use.
+    /// than one registry lookup per metric); they are created on first use. The keys are
+    /// plain structs: no label string is put together for a request whose handles exist.
     func handles(for entry: RequestLogEntry) -> RequestHandles {
-        let pool = entry.poolID ?? "none"
-        let model = entry.modelID ?? "none"
-        let poolAndModel = [("pool", pool), ("model", model)]
-        let scope = pool + "\u{1F}" + model
+        let scope = HandleShard.Scope(pool: entry.poolID ?? "none", model: entry.modelID ?? "none")
         let shard = handleShards[Int(UInt(bitPattern: scope.hashValue) % UInt(handleShards.count))]
         let factory = factory
         return shard.handles.withLock { cache in
-            func counter(_ name: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
-                let key = ([name] + dimensions.map(\.1)).joined(separator: "\u{1F}")
-                if let existing = cache.counters[key] { return existing }
-                let made = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
-                cache.counters[key] = made
+            let poolAndModel = { [("pool", scope.pool), ("model", scope.model)] }
+            var handles =
+                cache.scopes[scope]
+                ?? HandleShard.ScopeHandles(
+                    duration: CoreMetrics.Timer(
+                        label: MetricNames.requestDuration, dimensions: poolAndModel(), factory: factory),
+                    cost: CoreMetrics.FloatingPointCounter(
+                        label: MetricNames.cost, dimensions: poolAndModel(), factory: factory),
+                    tokensIn: CoreMetrics.Counter(
+                        label: MetricNames.tokens, dimensions: poolAndModel() + [("direction", "in")], factory: factory),
+                    tokensOut: CoreMetrics.Counter(
+                        label: MetricNames.tokens, dimensions: poolAndModel() + [("direction", "out")], factory: factory))
+            let requests: CoreMetrics.Counter
+            if let existing = handles.requests[entry.status] {
+                requests = existing
+            } else {
+                requests = CoreMetrics.Counter(
+                    label: MetricNames.requests, dimensions: poolAndModel() + [("status", String(entry.status))],
+                    factory: factory)
+                handles.requests[entry.status] = requests
+                cache.scopes[scope] = handles
+            }
+            let attempts = entry.attempts.map { attempt in
+                let key = HandleShard.AttemptKey(
+                    model: attempt.modelID, provider: attempt.providerID, outcome: attempt.errorClass ?? "success")
+                if let existing = cache.attempts[key] { return existing }
+                let made = CoreMetrics.Counter(
+                    label: MetricNames.upstreamAttempts,
+                    dimensions: [("model", key.model), ("provider", key.provider), ("outcome", key.outcome)],
+                    factory: factory)
+                cache.attempts[key] = made
                 return made
             }
-            let timerKey = scope
-            let duration =
-                cache.timers[timerKey]
-                ?? {
-                    let made = CoreMetrics.Timer(
-                        label: MetricNames.requestDuration, dimensions: poolAndModel, factory: factory)
-                    cache.timers[timerKey] = made
-                    return made
-                }()
-            let cost =
-                cache.costs[scope]
-                ?? {
-                    let made = CoreMetrics.FloatingPointCounter(
-                        label: MetricNames.cost, dimensions: poolAndModel, factory: factory)
-                    cache.costs[scope] = made
-                    return made
-                }()
             return RequestHandles(
-                requests: counter(MetricNames.requests, poolAndModel + [("status", String(entry.status))]),
-                duration: duration,
-                tokensIn: counter(MetricNames.tokens, poolAndModel + [("direction", "in")]),
-                tokensOut: counter(MetricNames.tokens, poolAndModel + [("direction", "out")]),
-                cost: cost,
-                attempts: entry.attempts.map { attempt in
-                    counter(
-                        MetricNames.upstreamAttempts,
-                        [
-                            ("model", attempt.modelID), ("provider", attempt.providerID),
-                            ("outcome", attempt.errorClass ?? "success"),
-                        ])
-                })
+                requests: requests, duration: handles.duration, tokensIn: handles.tokensIn,
+                tokensOut: handles.tokensOut, cost: handles.cost, attempts: attempts)
         }
     }
 
