@@ -87,7 +87,14 @@ extension JSONValue: Codable {
         case .null: try container.encodeNil()
         case .bool(let b): try container.encode(b)
         case .int(let i): try container.encode(i)
-        case .double(let d): try container.encode(d)
+        case .double(let d):
+            // An integral double an `Int` holds exactly is written as that integer: written as
+            // `-9.2e+18` it would read back as an `.int` and then be written differently.
+            if d.rounded(.towardZero) == d, let i = Int(exactly: d) {
+                try container.encode(i)
+            } else {
+                try container.encode(d)
+            }
         case .string(let s): try container.encode(s)
         case .array(let a): try container.encode(a)
         case .object(let o): try container.encode(o)
