@@ -271,6 +271,65 @@ struct OpenAIRequestScanTests {
     }
 }
 
+extension OpenAIRequestScanTests {
+    @Test("a plain request is built from the scan; anything more is left to JSONDecoder")
+    func plainRequests() throws {
+        func plain(_ text: String) throws -> ChatCompletionRequest? {
+            try OpenAIRequestScan.scanRequest(Array(text.utf8)).plain
+        }
+        let built = try #require(
+            try plain(
+                #"{"model":"chat","messages":[{"role":"system","content":"Be brief"},{"role":"user","content":"Say h\u00e9llo","name":"ann"},"#
+                    + #"{"role":"assistant","content":null}],"max_tokens":16,"max_completion_tokens":1e1,"temperature":0.5,"#
+                    + #""top_p":1,"stream":true,"stream_options":{"include_usage":true},"user":"u-1"}"#))
+        #expect(built.model == "chat")
+        #expect(built.messages == [.system("Be brief"), ChatMessage(role: "user", content: .text("Say héllo"), name: "ann"),
+            ChatMessage(role: "assistant", content: nil)])
+        #expect(built.maxTokens == 16 && built.maxCompletionTokens == 10 && built.temperature == 0.5 && built.topP == 1)
+        #expect(built.stream == true && built.user == "u-1")
+        #expect(built.streamOptions == .object(["include_usage": .bool(true)]))
+        #expect(built.extra.isEmpty)
+
+        let notPlain = [
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[]}"#,
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"seed":1}"#,
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"n":1}"#,
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"user":5}"#,
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"user":"a","user":"b"}"#,
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream":false}"#,
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true,"x":1}}"#,
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":null}"#,
+            #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x"}]}]}"#,
+            #"{"model":"m","messages":[{"role":"user","content":"x","content":"y"}]}"#,
+            #"{"model":"m","messages":[{"role":"tool","content":"x","tool_call_id":"c1"}]}"#,
+            #"{"model":"m","messages":[{"content":"x"}]}"#,
+            #"{"model":"m","messages":[{"role":7,"content":"x"}]}"#,
+            #"{"model":"m","messages":null}"#,
+            #"{"model":"m"}"#,
+        ]
+        for body in notPlain {
+            #expect(try plain(body) == nil, "\(body)")
+        }
+    }
+
+    @Test("differential: plain requests built from the scan equal JSONDecoder's")
+    func plainDifferential() throws {
+        var generator = RequestBodyGenerator(seed: 0x91A1_D0C5)
+        var plainCount = 0
+        for round in 0..<2000 {
+            var body = generator.plainRequest()
+            if round % 5 == 4 { body = generator.mutate(body) }
+            if let failure = ScanDifferential.checkPlain(body) {
+                Issue.record("round \(round): \(failure)\n body: \(String(decoding: body, as: UTF8.self))")
+                return
+            }
+            if (try? OpenAIRequestScan.scanRequest(body).plain) != nil { plainCount += 1 }
+        }
+        // Most generated bodies are plain, or the comparison proves little.
+        #expect(plainCount > 400, "\(plainCount) plain bodies")
+    }
+}
+
 // MARK: - The reference: Foundation's reading of the same bytes
 // (Fuzz/Sources/ModelMeshFuzz/OpenAIScanTarget.swift holds the same comparison.)
 
@@ -346,7 +405,21 @@ enum ScanDifferential {
         if let failure = checkSplice(body, scan: scan, object: object) {
             return Verdict(summary: "accepted", failure: failure)
         }
+        if let failure = checkPlain(body) {
+            return Verdict(summary: "accepted", failure: failure)
+        }
         return Verdict(summary: "accepted")
+    }
+
+    /// A plain request built from the scan equals the one `JSONDecoder` builds.
+    static func checkPlain(_ body: [UInt8]) -> String? {
+        guard let plain = try? OpenAIRequestScan.scanRequest(body).plain else { return nil }
+        do {
+            let decoded = try JSONDecoder().decode(ChatCompletionRequest.self, from: Data(body))
+            return decoded == plain ? nil : "the plain request differs: \(plain) ≠ JSONDecoder's \(decoded)"
+        } catch {
+            return "a plain request that JSONDecoder refuses: \(error)"
+        }
     }
 
     /// The spliced body parses to the original object with `model` and
@@ -737,6 +810,35 @@ struct RequestBodyGenerator {
         return Array(text.utf8) + (chance(3) ? Array(pick([" ", "\n", "x", "}", ","]).utf8) : [])
     }
 
+    /// A body with only the members a plain request may hold (see
+    /// `OpenAIRequestScan.scanRequest`), now and then one too many or of another type.
+    mutating func plainRequest() -> [UInt8] {
+        let names = [
+            "model", "messages", "stream", "max_tokens", "max_completion_tokens", "temperature", "top_p", "user",
+            "stream_options",
+        ]
+        var members: [String] = []
+        for name in names where name == "model" || name == "messages" ? chance(98) : chance(35) {
+            if name == "user" {
+                members.append(key(name) + ":" + (chance(90) ? string() : value(depth: 1)))
+            } else if name == "messages" {
+                let messages = (0..<(1 + below(3))).map { _ in
+                    chance(80)
+                        ? "{" + [#""role":"# + string(), #""content":"# + (chance(85) ? string() : "null")]
+                            .shuffled(using: &self).joined(separator: ",")
+                            + (chance(15) ? #","name":"# + string() : "") + "}"
+                        : message()
+                }
+                members.append(key(name) + ":[" + messages.joined(separator: ",") + "]")
+            } else {
+                members.append(member(name))
+            }
+            if chance(2) { members.append(member(name)) }
+        }
+        members.shuffle(using: &self)
+        return Array(("{" + members.map { whitespace() + $0 }.joined(separator: ",") + whitespace() + "}").utf8)
+    }
+
     static let mutationBytes: [UInt8] =
         Array(#"{}[],:"\0123456789eE.-+tfnu /"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xED, 0xFF]
 
@@ -765,4 +867,114 @@ extension RequestBodyGenerator: RandomNumberGenerator {}
 /// Only the `model` member, as `JSONDecoder` reads it.
 private struct ChatModelOnly: Decodable {
     let model: String
+}
+
+extension OpenAIRequestScanTests {
+    static func plainChunk(_ text: String) -> ChatCompletionChunk? {
+        Array(text.utf8).withUnsafeBytes(OpenAIAnswerScan.plainChunk)
+    }
+
+    @Test("a plain stream chunk is built from a scan; anything more is left to JSONDecoder")
+    func plainChunks() throws {
+        let chunk = try #require(
+            Self.plainChunk(
+                #"{"id":"c-1","object":"chat.completion.chunk","created":1700000000,"model":"m","system_fingerprint":"fp","#
+                    + #""choices":[{"index":0,"delta":{"role":"assistant","content":"h\u00e9","refusal":null},"logprobs":null,"#
+                    + #""finish_reason":null},{"index":1,"delta":{},"finish_reason":"stop"}],"#
+                    + #""usage":{"prompt_tokens":9,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4}}}"#))
+        #expect(chunk.id == "c-1" && chunk.object == "chat.completion.chunk" && chunk.created == 1_700_000_000)
+        #expect(chunk.model == "m")
+        #expect(chunk.choices == [
+            .init(index: 0, delta: .init(role: "assistant", content: "hé")),
+            .init(index: 1, delta: .init(), finishReason: "stop"),
+        ])
+        #expect(chunk.usage == Usage(promptTokens: 9, completionTokens: 2, totalTokens: 11, cachedTokens: 4))
+
+        let base = #""id":"c","object":"o","created":1,"model":"m""#
+        let notPlain = [
+            "{" + base + #","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}"#,
+            "{" + base + #","choices":[{"index":0.0,"delta":{}}]}"#,
+            "{" + base + #","choices":[{"index":0}]}"#,
+            "{" + base + #","choices":[{"index":0,"delta":{"content":5}}]}"#,
+            "{" + base + #","choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}"#,
+            "{" + base + #","choices":[],"usage":{"prompt_tokens":1.0}}"#,
+            "{" + base + #","choices":[],"usage":5}"#,
+            "{" + base + #","choices":[],"id":"again"}"#,
+            "{" + base + "}",
+            #"{"object":"o","created":1,"model":"m","choices":[]}"#,
+            "{" + base + #","choices":[]} x"#,
+            #"{"error":{"message":"overloaded"}}"#,
+        ]
+        for text in notPlain {
+            #expect(Self.plainChunk(text) == nil, "\(text)")
+        }
+    }
+
+    @Test("differential: plain stream chunks built from a scan equal JSONDecoder's")
+    func plainChunkDifferential() throws {
+        var generator = RequestBodyGenerator(seed: 0xC0FF_EE11)
+        var plainCount = 0
+        for round in 0..<2000 {
+            var body = generator.chunk()
+            if round % 5 == 4 { body = generator.mutate(body) }
+            guard let plain = body.withUnsafeBytes(OpenAIAnswerScan.plainChunk) else { continue }
+            plainCount += 1
+            let text = String(decoding: body, as: UTF8.self)
+            do {
+                let decoded = try JSONDecoder().decode(ChatCompletionChunk.self, from: Data(body))
+                #expect(decoded == plain, "round \(round): \(text)")
+                if decoded != plain { return }
+            } catch {
+                Issue.record("round \(round): a plain chunk that JSONDecoder refuses (\(error)): \(text)")
+                return
+            }
+        }
+        #expect(plainCount > 500, "\(plainCount) plain chunks")
+    }
+}
+
+extension RequestBodyGenerator {
+    /// A streamed chunk's JSON: mostly the usual members, now and then one of another type,
+    /// repeated, missing, or a member the chunk type does not model.
+    mutating func chunk() -> [UInt8] {
+        func optionalString() -> String { chance(85) ? string() : pick(["null", "1", "[]"]) }
+        var members: [String] = []
+        if chance(97) { members.append(key("id") + ":" + (chance(95) ? string() : "null")) }
+        if chance(97) { members.append(key("object") + ":" + (chance(95) ? string() : "7")) }
+        if chance(97) { members.append(key("created") + ":" + (chance(90) ? String(below(2_000_000_000)) : pick(Self.numbers))) }
+        if chance(97) { members.append(key("model") + ":" + (chance(95) ? string() : "null")) }
+        if chance(95) {
+            let choices = (0..<below(3)).map { position -> String in
+                var choice: [String] = []
+                if chance(97) { choice.append(#""index":"# + (chance(95) ? String(position) : pick(Self.numbers))) }
+                if chance(97) {
+                    var delta: [String] = []
+                    if chance(40) { delta.append(#""role":"# + optionalString()) }
+                    if chance(80) { delta.append(key("content") + ":" + optionalString()) }
+                    if chance(5) { delta.append(#""tool_calls":"# + pick(["null", #"[{"index":0,"function":{"arguments":"x"}}]"#])) }
+                    if chance(10) { delta.append(#""refusal":"# + value(depth: 2)) }
+                    if chance(3) { delta.append(#""content":"again""#) }
+                    choice.append(#""delta":{"# + delta.shuffled(using: &self).joined(separator: ",") + "}")
+                }
+                if chance(80) { choice.append(#""finish_reason":"# + (chance(70) ? "null" : optionalString())) }
+                if chance(20) { choice.append(#""logprobs":"# + value(depth: 2)) }
+                return "{" + choice.shuffled(using: &self).joined(separator: ",") + "}"
+            }
+            members.append(#""choices":["# + choices.joined(separator: ",") + "]")
+        }
+        if chance(30) {
+            let usage = chance(20) ? "null" : "{" + [
+                #""prompt_tokens":"# + (chance(90) ? String(below(100_000)) : pick(Self.numbers + ["null"])),
+                #""completion_tokens":"# + String(below(1000)),
+                chance(50) ? #""total_tokens":"# + String(below(100_000)) : nil,
+                chance(20) ? #""prompt_tokens_details":"# + pick([#"{"cached_tokens":3}"#, "null", "{}", "5", #"{"cached_tokens":null}"#]) : nil,
+                chance(10) ? #""cache_creation_input_tokens":7"# : nil,
+            ].compactMap { $0 }.shuffled(using: &self).joined(separator: ",") + "}"
+            members.append(#""usage":"# + usage)
+        }
+        if chance(20) { members.append(#""system_fingerprint":"# + value(depth: 1)) }
+        if chance(3), let repeated = members.first { members.append(repeated) }
+        members.shuffle(using: &self)
+        return Array(("{" + members.map { whitespace() + $0 }.joined(separator: ",") + whitespace() + "}").utf8)
+    }
 }

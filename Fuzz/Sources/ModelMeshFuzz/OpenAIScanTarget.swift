@@ -14,6 +14,7 @@ import Foundation
 /// 3. Accepted → every field equals `JSONDecoder`'s; splicing a new model and usage gives a body
 ///    that parses to the same object but for those members and scans to the same fields.
 /// 4. `OpenAIAnswerScan` accepts exactly the objects that are JSON.
+/// 5. A plain request or stream chunk built from a scan equals `JSONDecoder`'s.
 ///
 /// The comparison is the one `OpenAIRequestScanTests` runs on generated bodies.
 enum OpenAIScanTargets {
@@ -22,6 +23,15 @@ enum OpenAIScanTargets {
         let verdict = ScanDifferential.check(body)
         if let failure = verdict.failure {
             fuzzFailure("\(failure)\n body: \(hex(Data(body)))")
+        }
+        // 5. A stream chunk built from a scan equals the one JSONDecoder decodes.
+        if let chunk = body.withUnsafeBytes(OpenAIAnswerScan.plainChunk) {
+            guard let decoded = try? JSONDecoder().decode(ChatCompletionChunk.self, from: Data(body)) else {
+                fuzzFailure("a plain chunk that JSONDecoder refuses\n body: \(hex(Data(body)))")
+            }
+            if decoded != chunk {
+                fuzzFailure("the plain chunk differs: \(chunk) ≠ JSONDecoder's \(decoded)\n body: \(hex(Data(body)))")
+            }
         }
         let answer = Result { () throws(OpenAIScanError) in try OpenAIAnswerScan.scan(body) }
         switch (verdict.summary, answer) {
@@ -112,7 +122,21 @@ enum ScanDifferential {
         if let failure = checkSplice(body, scan: scan, object: object) {
             return Verdict(summary: "accepted", failure: failure)
         }
+        if let failure = checkPlain(body) {
+            return Verdict(summary: "accepted", failure: failure)
+        }
         return Verdict(summary: "accepted")
+    }
+
+    /// A plain request built from the scan equals the one `JSONDecoder` builds.
+    static func checkPlain(_ body: [UInt8]) -> String? {
+        guard let plain = try? OpenAIRequestScan.scanRequest(body).plain else { return nil }
+        do {
+            let decoded = try JSONDecoder().decode(ChatCompletionRequest.self, from: Data(body))
+            return decoded == plain ? nil : "the plain request differs: \(plain) ≠ JSONDecoder's \(decoded)"
+        } catch {
+            return "a plain request that JSONDecoder refuses: \(error)"
+        }
     }
 
     /// The spliced body parses to the original object with `model` and

@@ -200,7 +200,7 @@ public final class Mesh: Sendable {
     public func route(_ request: ChatCompletionRequest, options: RoutingOptions = .init()) async throws
         -> Routed<ChatCompletion>
     {
-        try Self.validate(request)
+        if !options.requestChecked { try Self.validate(request) }
         return try await router.complete(request, options: options)
     }
 
@@ -208,7 +208,7 @@ public final class Mesh: Sendable {
     public func routeStream(_ request: ChatCompletionRequest, options: RoutingOptions = .init()) async throws
         -> RoutedStream
     {
-        try Self.validate(request)
+        if !options.requestChecked { try Self.validate(request) }
         return try await router.stream(request, options: options)
     }
 

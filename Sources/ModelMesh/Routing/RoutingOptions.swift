@@ -15,6 +15,9 @@ public struct RoutingOptions: Sendable {
     public var traceContext: InstrumentationContext?
     /// The kind of the request span: `.server` when it stands for an incoming HTTP request.
     public var spanKind: SpanKind = .internal
+    /// The caller already ran ``Mesh``'s request checks (the proxy does, to word its 400s):
+    /// they are not run twice.
+    package var requestChecked = false
 
     public init(requestID: String? = nil, sessionKey: String? = nil) {
         self.requestID = requestID

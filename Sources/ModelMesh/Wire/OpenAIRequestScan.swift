@@ -79,6 +79,26 @@ package struct OpenAIRequestScan: Sendable, Hashable {
     /// not a number or a nonzero number too small for a double; `messages` not an array,
     /// a message not an object, a `content` not a string, array or `null`.
     package static func scan(_ body: UnsafeRawBufferPointer) throws(OpenAIScanError) -> OpenAIRequestScan {
+        try scan(body, plain: false).scan
+    }
+
+    /// Scans a request body and, when it is a plain chat request, builds the
+    /// ``ChatCompletionRequest`` that `JSONDecoder` would build from it, without decoding.
+    ///
+    /// Plain means: no member outside `model`, `messages`, `stream`, `max_tokens`,
+    /// `max_completion_tokens`, `temperature`, `top_p`, `user` (a string) and `stream_options`
+    /// holding only a boolean `include_usage`; no member twice; `messages` an array of
+    /// objects with a string `role`, a string or `null` `content` and at most a string `name`.
+    /// Anything else (tools, content parts, vendor members) gives `nil` here: decode it.
+    package static func scanRequest(_ body: [UInt8]) throws(OpenAIScanError)
+        -> (scan: OpenAIRequestScan, plain: ChatCompletionRequest?)
+    {
+        try withTypedThrows(body) { buffer throws(OpenAIScanError) in try scan(buffer, plain: true) }
+    }
+
+    private static func scan(_ body: UnsafeRawBufferPointer, plain: Bool) throws(OpenAIScanError)
+        -> (scan: OpenAIRequestScan, plain: ChatCompletionRequest?)
+    {
         var cursor = JSONByteCursor(body)
         guard cursor.peekSignificant() == UInt8(ascii: "{") else {
             try cursor.skipValue()
@@ -86,6 +106,7 @@ package struct OpenAIRequestScan: Sendable, Hashable {
             throw OpenAIScanError(kind: .notAnObject, message: "the request body must be a JSON object", offset: 0)
         }
         var fields = Fields()
+        fields.plain = plain
         var more = try cursor.openObject()
         while more {
             let key = try cursor.readKey()
@@ -104,7 +125,7 @@ package struct OpenAIRequestScan: Sendable, Hashable {
             modelValueRange: (modelRange.contents.lowerBound - 1)..<(modelRange.contents.upperBound + 1),
             closingBraceOffset: closingBrace)
         fields.copy(to: &scan, cursor: cursor)
-        return scan
+        return (scan, fields.plainRequest(scan, cursor: cursor))
     }
 }
 
@@ -140,6 +161,33 @@ private struct Fields {
     var includeUsage: Bool?
     var messageCount = 0
     var contentByteCount = 0
+    /// Still a plain request (see ``OpenAIRequestScan/scanRequest(_:)``); cleared by the
+    /// first member that is not.
+    var plain = false
+    var plainMessages: [PlainMessage] = []
+    var user: ScannedJSONString?
+
+    struct PlainMessage {
+        var role: ScannedJSONString
+        var content: ScannedJSONString?
+        var name: ScannedJSONString?
+    }
+
+    /// The request `JSONDecoder` would build, when every member was plain.
+    func plainRequest(_ scan: OpenAIRequestScan, cursor: JSONByteCursor) -> ChatCompletionRequest? {
+        guard plain, !repeated, seen & (1 << Member.messages.rawValue) != 0 else { return nil }
+        let messages = plainMessages.map { message in
+            ChatMessage(
+                role: cursor.decode(message.role), content: message.content.map { .text(cursor.decode($0)) },
+                name: message.name.map { cursor.decode($0) })
+        }
+        var request = ChatCompletionRequest(
+            model: scan.model, messages: messages, stream: stream, maxTokens: maxTokens, temperature: temperature,
+            topP: topP, user: user.map { cursor.decode($0) })
+        request.maxCompletionTokens = maxCompletionTokens
+        if let includeUsage { request.streamOptions = .object(["include_usage": .bool(includeUsage)]) }
+        return request
+    }
 
     enum Member: UInt32 {
         case model, stream, maxTokens, maxCompletionTokens, n, temperature, topP, messages, tools, functions
@@ -190,13 +238,24 @@ private struct Fields {
     }
 
     mutating func read(member key: ScannedJSONString, from cursor: inout JSONByteCursor) throws(OpenAIScanError) {
-        guard let member = Self.member(key, in: cursor) else { return try cursor.skipValue() }
+        guard let member = Self.member(key, in: cursor) else {
+            if plain, user == nil, cursor.string(key, equals: "user"), cursor.peekSignificant() == UInt8(ascii: "\"") {
+                user = try cursor.scanString()
+                return
+            }
+            plain = false
+            return try cursor.skipValue()
+        }
         let bit: UInt32 = 1 << member.rawValue
         if seen & bit != 0 {
             repeated = true
             return try cursor.skipValue()
         }
         seen |= bit
+        switch member {
+        case .n, .tools, .functions, .toolChoice, .responseFormat: plain = false
+        default: break
+        }
         switch member {
         case .model:
             guard cursor.peekSignificant() == UInt8(ascii: "\"") else {
@@ -239,7 +298,10 @@ private struct Fields {
                 hasStreamOptions = true
                 var seenIncludeUsage = false
                 try Self.readObject(&cursor) { key, cursor throws(OpenAIScanError) in
-                    guard cursor.string(key, equals: "include_usage") else { return false }
+                    guard cursor.string(key, equals: "include_usage") else {
+                        plain = false
+                        return false
+                    }
                     if seenIncludeUsage { repeated = true }
                     defer { seenIncludeUsage = true }
                     switch cursor.peekSignificant() {
@@ -249,11 +311,15 @@ private struct Fields {
                     case UInt8(ascii: "f"):
                         try cursor.scanLiteral("false")
                         if !seenIncludeUsage { includeUsage = false }
-                    default: return false
+                    default:
+                        plain = false
+                        return false
                     }
                     return true
                 }
+                if includeUsage == nil { plain = false }
             } else {
+                plain = false
                 hasStreamOptions = try Self.skipNonNull(&cursor)
             }
         }
@@ -276,7 +342,9 @@ private struct Fields {
     mutating func readMessages(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) {
         switch cursor.peekSignificant() {
         case UInt8(ascii: "["): break
-        case UInt8(ascii: "n"): return try cursor.scanLiteral("null")
+        case UInt8(ascii: "n"):
+            plain = false
+            return try cursor.scanLiteral("null")
         default: throw invalid(cursor, "messages", "'messages' must be an array of messages")
         }
         var more = try cursor.openArray()
@@ -286,16 +354,43 @@ private struct Fields {
                 throw invalid(cursor, "messages[\(index)]", "'messages[\(index)]' must be an object")
             }
             var seenContent = false
+            var role: ScannedJSONString?
+            var content: ScannedJSONString?
+            var name: ScannedJSONString?
             var messageMore = try cursor.openObject()
             while messageMore {
                 let key = try cursor.readKey()
                 if !seenContent, cursor.string(key, equals: "content") {
                     seenContent = true
-                    try readContent(&cursor, message: index)
+                    if plain, cursor.peekSignificant() == UInt8(ascii: "\"") {
+                        let text = try cursor.scanString()
+                        contentByteCount += text.decodedCount
+                        content = text
+                    } else {
+                        if cursor.peekSignificant() != UInt8(ascii: "n") { plain = false }
+                        try readContent(&cursor, message: index)
+                    }
+                } else if plain, role == nil, cursor.string(key, equals: "role"),
+                    cursor.peekSignificant() == UInt8(ascii: "\"")
+                {
+                    role = try cursor.scanString()
+                } else if plain, name == nil, cursor.string(key, equals: "name"),
+                    cursor.peekSignificant() == UInt8(ascii: "\"")
+                {
+                    name = try cursor.scanString()
                 } else {
+                    // Another member, a repeated one, or one of another type: JSONDecoder decides.
+                    plain = false
                     try cursor.skipValue()
                 }
                 messageMore = try cursor.next(closing: UInt8(ascii: "}"))
+            }
+            if plain {
+                if let role {
+                    plainMessages.append(PlainMessage(role: role, content: content, name: name))
+                } else {
+                    plain = false
+                }
             }
             index += 1
             more = try cursor.next(closing: UInt8(ascii: "]"))

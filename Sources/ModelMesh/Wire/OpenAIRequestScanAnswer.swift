@@ -288,3 +288,196 @@ package struct OpenAIAnswerScan: Sendable, Hashable {
         return reasons
     }
 }
+
+extension OpenAIAnswerScan {
+    /// The chunk `JSONDecoder` decodes from `payload` (the JSON of one streamed chunk), built
+    /// from a scan of its bytes, when the chunk is plain; `nil` otherwise: decode it then.
+    ///
+    /// Plain means: valid JSON; `id`, `object`, `model` strings, `created` an integer written
+    /// as digits, `choices` an array of objects with such an integer `index`, a `delta` object
+    /// (a string or `null` `role` and `content`, no `tool_calls` but `null`) and a string or
+    /// `null` `finish_reason`; `usage` absent, `null` or counts written as digits; none of
+    /// these members twice. Other members are skipped, as `JSONDecoder` skips them.
+    package static func plainChunk(_ payload: UnsafeRawBufferPointer) -> ChatCompletionChunk? {
+        var cursor = JSONByteCursor(payload)
+        do throws(OpenAIScanError) {
+            return try readPlainChunk(&cursor)
+        } catch {
+            return nil
+        }
+    }
+
+    private static func readPlainChunk(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> ChatCompletionChunk? {
+        guard cursor.peekSignificant() == UInt8(ascii: "{") else { return nil }
+        var id: String?
+        var object: String?
+        var created: Int?
+        var model: String?
+        var choices: [ChatCompletionChunk.Choice]?
+        var usage: ModelMesh.Usage?
+        var seen: UInt8 = 0
+        var more = try cursor.openObject()
+        while more {
+            let key = try cursor.readKey()
+            let slot: UInt8 =
+                cursor.string(key, equals: "id") ? 1
+                : cursor.string(key, equals: "object") ? 2
+                : cursor.string(key, equals: "created") ? 4
+                : cursor.string(key, equals: "model") ? 8
+                : cursor.string(key, equals: "choices") ? 16
+                : cursor.string(key, equals: "usage") ? 32 : 0
+            if slot == 0 {
+                try cursor.skipValue()
+            } else {
+                guard seen & slot == 0 else { return nil }
+                seen |= slot
+                // A member of another type than the plain one is left to the decoder.
+                switch slot {
+                case 1:
+                    guard let value = try plainString(&cursor) else { return nil }
+                    id = value
+                case 2:
+                    guard let value = try plainString(&cursor) else { return nil }
+                    object = value
+                case 4:
+                    guard let value = try plainInteger(&cursor) else { return nil }
+                    created = value
+                case 8:
+                    guard let value = try plainString(&cursor) else { return nil }
+                    model = value
+                case 16:
+                    guard let value = try plainChoices(&cursor) else { return nil }
+                    choices = value
+                default:
+                    switch cursor.peekSignificant() {
+                    case UInt8(ascii: "n"):
+                        try cursor.scanLiteral("null")
+                    case UInt8(ascii: "{"):
+                        guard let counts = try readUsage(&cursor), !counts.irregular else { return nil }
+                        usage = ModelMesh.Usage(
+                            promptTokens: counts.promptTokens ?? 0, completionTokens: counts.completionTokens ?? 0,
+                            totalTokens: counts.totalTokens, cachedTokens: counts.cachedTokens,
+                            cacheWriteTokens: counts.cacheWriteTokens)
+                    default: return nil
+                    }
+                }
+            }
+            more = try cursor.next(closing: UInt8(ascii: "}"))
+        }
+        try cursor.expectEnd()
+        guard let id, let object, let created, let model, let choices else { return nil }
+        return ChatCompletionChunk(
+            id: id, object: object, created: created, model: model, choices: choices, usage: usage)
+    }
+
+    /// A string value, or `nil` (after nothing is read) for any other value.
+    private static func plainString(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> String? {
+        guard cursor.peekSignificant() == UInt8(ascii: "\"") else { return nil }
+        return cursor.decode(try cursor.scanString())
+    }
+
+    /// An integer written as digits that fits `Int`, or `nil` for any other value.
+    private static func plainInteger(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> Int? {
+        switch cursor.peekSignificant() {
+        case .some(UInt8(ascii: "-")), .some(UInt8(ascii: "0")...UInt8(ascii: "9")):
+            let number = try cursor.scanNumber()
+            return number.isIntegerLiteral ? cursor.exactInteger(of: number) : nil
+        default:
+            return nil
+        }
+    }
+
+    /// A string, or `null` (`.some(nil)`); `nil` for any other value.
+    private static func plainOptionalString(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> String?? {
+        switch cursor.peekSignificant() {
+        case UInt8(ascii: "n"):
+            try cursor.scanLiteral("null")
+            return .some(nil)
+        case UInt8(ascii: "\""):
+            return .some(cursor.decode(try cursor.scanString()))
+        default:
+            return nil
+        }
+    }
+
+    private static func plainChoices(_ cursor: inout JSONByteCursor) throws(OpenAIScanError)
+        -> [ChatCompletionChunk.Choice]?
+    {
+        guard cursor.peekSignificant() == UInt8(ascii: "[") else { return nil }
+        var choices: [ChatCompletionChunk.Choice] = []
+        var more = try cursor.openArray()
+        while more {
+            guard cursor.peekSignificant() == UInt8(ascii: "{") else { return nil }
+            var index: Int?
+            var delta: ChatCompletionChunk.Delta?
+            var finishReason: String?
+            var seen: UInt8 = 0
+            var member = try cursor.openObject()
+            while member {
+                let key = try cursor.readKey()
+                let slot: UInt8 =
+                    cursor.string(key, equals: "index") ? 1
+                    : cursor.string(key, equals: "delta") ? 2
+                    : cursor.string(key, equals: "finish_reason") ? 4 : 0
+                if slot == 0 {
+                    try cursor.skipValue()
+                } else {
+                    guard seen & slot == 0 else { return nil }
+                    seen |= slot
+                    switch slot {
+                    case 1:
+                        guard let value = try plainInteger(&cursor) else { return nil }
+                        index = value
+                    case 2:
+                        guard let value = try plainDelta(&cursor) else { return nil }
+                        delta = value
+                    default:
+                        guard let value = try plainOptionalString(&cursor) else { return nil }
+                        finishReason = value
+                    }
+                }
+                member = try cursor.next(closing: UInt8(ascii: "}"))
+            }
+            guard let index, let delta else { return nil }
+            choices.append(ChatCompletionChunk.Choice(index: index, delta: delta, finishReason: finishReason))
+            more = try cursor.next(closing: UInt8(ascii: "]"))
+        }
+        return choices
+    }
+
+    private static func plainDelta(_ cursor: inout JSONByteCursor) throws(OpenAIScanError)
+        -> ChatCompletionChunk.Delta?
+    {
+        guard cursor.peekSignificant() == UInt8(ascii: "{") else { return nil }
+        var delta = ChatCompletionChunk.Delta()
+        var seen: UInt8 = 0
+        var more = try cursor.openObject()
+        while more {
+            let key = try cursor.readKey()
+            let slot: UInt8 =
+                cursor.string(key, equals: "role") ? 1
+                : cursor.string(key, equals: "content") ? 2
+                : cursor.string(key, equals: "tool_calls") ? 4 : 0
+            if slot == 0 {
+                try cursor.skipValue()
+            } else {
+                guard seen & slot == 0 else { return nil }
+                seen |= slot
+                switch slot {
+                case 1:
+                    guard let value = try plainOptionalString(&cursor) else { return nil }
+                    delta.role = value
+                case 2:
+                    guard let value = try plainOptionalString(&cursor) else { return nil }
+                    delta.content = value
+                default:
+                    // Tool calls are decoded; `null` is their absence.
+                    guard cursor.peekSignificant() == UInt8(ascii: "n") else { return nil }
+                    try cursor.scanLiteral("null")
+                }
+            }
+            more = try cursor.next(closing: UInt8(ascii: "}"))
+        }
+        return delta
+    }
+}

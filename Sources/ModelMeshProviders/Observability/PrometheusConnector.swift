@@ -56,6 +56,14 @@ public final class PrometheusConnector: ObservabilityConnector {
 
     private let handleShards: [HandleShard] = (0..<16).map { _ in HandleShard() }
 
+    struct ResponseKey: Hashable {
+        var endpoint: String
+        var status: Int
+    }
+
+    /// `modelmesh_http_responses_total` handles by endpoint and status.
+    private let responseCounters = Mutex<[ResponseKey: CoreMetrics.Counter]>([:])
+
     /// Makes a connector over `registry` (a new one by default).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -244,10 +252,16 @@ public final class PrometheusConnector: ObservabilityConnector {
 
     /// Counts one HTTP response of the proxy (`modelmesh_http_responses_total`).
     public func countResponse(endpoint: String, status: Int) {
-        CoreMetrics.Counter(
-            label: MetricNames.httpResponses, dimensions: [("endpoint", endpoint), ("status", String(status))],
-            factory: factory
-        ).increment()
+        let key = ResponseKey(endpoint: endpoint, status: status)
+        let counter = responseCounters.withLock { counters in
+            if let existing = counters[key] { return existing }
+            let counter = CoreMetrics.Counter(
+                label: MetricNames.httpResponses, dimensions: [("endpoint", endpoint), ("status", String(status))],
+                factory: factory)
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     /// The error class of a failed request: the last failed attempt's class, else one

@@ -28,18 +28,20 @@ struct OpenAIChunkDecoder: SSEEventDecoder {
         let data = event.data.trimmingASCIIWhitespace()
         if data == "[DONE]" { return .end([]) }
         if data.isEmpty { return .skip }
-        let bytes = Data(data.utf8)
+        let bytes = Array(data.utf8)
         if event.event == nil || event.event == "message",
-            var chunk = try? decoder.decode(ChatCompletionChunk.self, from: bytes)
+            // A plain chunk (the usual one) is built from a scan; any other is decoded.
+            var chunk = bytes.withUnsafeBytes(OpenAIAnswerScan.plainChunk)
+                ?? (try? decoder.decode(ChatCompletionChunk.self, from: Data(bytes)))
         {
             record(chunk)
             // One line only: a multi-line `data:` would not survive being written as one.
             if keepBytes, !bytes.contains(UInt8(ascii: "\n")), !bytes.contains(UInt8(ascii: "\r")) {
-                chunk.wireBytes = ChunkWireBytes(Array(bytes))
+                chunk.wireBytes = ChunkWireBytes(bytes)
             }
             return .emit([chunk])
         }
-        guard let value = try? decoder.decode(JSONValue.self, from: bytes), let object = value.objectValue else {
+        guard let value = try? decoder.decode(JSONValue.self, from: Data(bytes)), let object = value.objectValue else {
             return .invalid
         }
         if let error = object["error"], error != .null {

@@ -135,7 +135,7 @@ package struct UpstreamRequest: Sendable {
 
     /// Where the request goes and its head as sent (throws on a malformed URL).
     func wireHead() throws -> (UpstreamEndpoint, HTTPRequestHead) {
-        let target = try UpstreamTarget(url)
+        let target = try UpstreamTarget.cached(url)
         var headers = headers
         // A traced attempt names its span as the upstream's parent.
         MeshTracing.injectAttemptContext(into: &headers, using: TraceHeadersInjector())

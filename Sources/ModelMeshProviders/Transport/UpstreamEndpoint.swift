@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where pooled connections go: scheme, host and port. Connections are shared per endpoint.
 struct UpstreamEndpoint: Hashable, Sendable, CustomStringConvertible {
     var tls: Bool
@@ -29,6 +31,21 @@ struct UpstreamTarget: Sendable {
     struct Invalid: Error, CustomStringConvertible {
         var reason: String
         var description: String { "Invalid upstream URL (\(reason))" }
+    }
+
+    /// Parsed URLs: an upstream's few URLs are parsed once, not on every request.
+    private static let parsed = Mutex<[String: UpstreamTarget]>([:])
+
+    /// ``init(_:)``, remembered: a connector sends to a handful of URLs.
+    static func cached(_ url: String) throws -> UpstreamTarget {
+        if let known = parsed.withLock({ $0[url] }) { return known }
+        let target = try UpstreamTarget(url)
+        parsed.withLock { cache in
+            // Bounded: a URL per request (a query string that changes) must not grow it forever.
+            if cache.count >= 256 { cache.removeAll(keepingCapacity: true) }
+            cache[url] = target
+        }
+        return target
     }
 
     /// Parses `url`; userinfo and fragments are not accepted.

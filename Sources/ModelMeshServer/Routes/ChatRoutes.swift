@@ -6,15 +6,7 @@ import ModelMesh
 extension ProxyHandlers {
     /// `POST /v1/chat/completions`: JSON, or SSE when `stream` is true.
     func chatCompletions(_ request: Request, context: ProxyRequestContext) async throws -> Response {
-        var (decoded, bytes) = try await decodeBodyKeepingBytes(
-            ChatCompletionRequest.self, from: request, what: "chat completion request")
-        // The scan agrees with the decoder on every body the decoder accepts; a body it reads
-        // differently is simply encoded again.
-        let wire = Array(bytes.readableBytesView)
-        if let scan = try? OpenAIRequestScan.scan(wire), scan.model == decoded.model, scan.stream == decoded.stream {
-            decoded.wireBody = OpenAIWireBody(bytes: wire, scan: scan)
-        }
-        let chat = decoded
+        let chat = try await readChatRequest(request)
         if chat.model.isEmpty { throw ProxyError.invalidRequest("Missing required field: model", param: "model") }
         if chat.messages.isEmpty {
             throw ProxyError.invalidRequest(
@@ -23,7 +15,10 @@ extension ProxyHandlers {
         if let issue = chat.fieldIssue() {
             throw ProxyError.invalidRequest(issue.message, param: issue.param, hint: issue.hint)
         }
-        let options = routingOptions(request, context: context)
+        var checked = routingOptions(request, context: context)
+        // The checks above are the ones `Mesh` runs, worded for the API.
+        checked.requestChecked = true
+        let options = checked
         let mesh = self.mesh
         guard chat.stream == true else {
             let routed = try await untilClientLeaves(context) { try await mesh.route(chat, options: options) }
@@ -47,6 +42,31 @@ extension ProxyHandlers {
             body: ResponseBody { writer in
                 try await ChatStreamRelay.relay(chunks, requestID: requestID, to: &writer)
             })
+    }
+
+    /// Reads a chat completion request: a plain one (the common case) straight from the
+    /// scan of its bytes, any other through `JSONDecoder`; either way with the bytes kept
+    /// for the OpenAI-compatible connectors to pass on.
+    func readChatRequest(_ request: Request) async throws -> ChatCompletionRequest {
+        let what = "chat completion request"
+        let buffer = try await readBody(request)
+        guard buffer.readableBytes > 0 else {
+            throw ProxyError.invalidRequest("Request body is empty: send a JSON \(what)")
+        }
+        let wire = Array(buffer.readableBytesView)
+        // A body the scanner refuses is refused by the decoder too, which words the error.
+        let scanned = try? OpenAIRequestScan.scanRequest(wire)
+        if let scanned, var plain = scanned.plain {
+            plain.wireBody = OpenAIWireBody(bytes: wire, scan: scanned.scan)
+            return plain
+        }
+        var decoded = try decodeJSON(ChatCompletionRequest.self, from: buffer, what: what)
+        // The scan agrees with the decoder on every body the decoder accepts; a body it reads
+        // differently is simply encoded again.
+        if let scan = scanned?.scan, scan.model == decoded.model, scan.stream == decoded.stream {
+            decoded.wireBody = OpenAIWireBody(bytes: wire, scan: scan)
+        }
+        return decoded
     }
 
     /// `POST /v1/embeddings`.

@@ -40,24 +40,22 @@ struct ProxyHandlers: Sendable {
 
     /// Reads and decodes a JSON body in one pass; problems become 400s naming the field.
     func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, what: String) async throws -> T {
-        try await decodeBodyKeepingBytes(type, from: request, what: what).value
-    }
-
-    /// ``decodeBody(_:from:what:)`` that also returns the bytes it decoded.
-    func decodeBodyKeepingBytes<T: Decodable>(_ type: T.Type, from request: Request, what: String) async throws
-        -> (value: T, bytes: ByteBuffer)
-    {
         let buffer = try await readBody(request)
         guard buffer.readableBytes > 0 else {
             throw ProxyError.invalidRequest("Request body is empty: send a JSON \(what)")
         }
+        return try decodeJSON(type, from: buffer, what: what)
+    }
+
+    /// Decodes a non-empty JSON body; problems become 400s naming the field.
+    func decodeJSON<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer, what: String) throws -> T {
         guard Self.isValidUTF8(buffer.readableBytesView) else {
             throw ProxyError.invalidRequest(
                 "Request body is not valid UTF-8: send the JSON \(what) encoded as UTF-8",
                 hint: "Check the client's encoding; JSON bodies must be UTF-8")
         }
         do {
-            return (try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView)), buffer)
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             throw ProxyError.decoding(error)
         }
@@ -87,23 +85,19 @@ struct ProxyHandlers: Sendable {
     ) async throws -> T {
         // Looked up here, not for every request: only routed requests wait on an upstream.
         guard let client = ClientDisconnectWatcher.of(context.channel) else { return try await operation() }
-        if client.isGone {
-            // Gone before routing began: route it cancelled, so it is logged and counted as a 499
-            // like any other hang-up, and nothing is sent upstream.
-            let cancelled = Task { try await operation() }
-            cancelled.cancel()
-            return try await cancelled.value
+        // The request's own task is cancelled when the client leaves: no watching task per
+        // request. Gone before routing began, it is routed cancelled, so it is logged and
+        // counted as a 499 like any other hang-up, and nothing is sent upstream.
+        let watching = withUnsafeCurrentTask { task in
+            guard let task else { return false }
+            if client.cancelWhenGone(task) { return true }
+            task.cancel()
+            return false
         }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                await client.waitUntilGone()
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else { throw CancellationError() }
-            return value
-        }
+        defer { if watching { client.stopCancelling() } }
+        let value = try await operation()
+        if client.isGone { throw CancellationError() }
+        return value
     }
 
     // MARK: Responses

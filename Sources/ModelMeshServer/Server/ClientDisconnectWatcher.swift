@@ -15,9 +15,15 @@ final class ClientDisconnectWatcher: ChannelInboundHandler, Sendable {
 
     private struct State {
         var gone = false
-        /// Set when the current wait is cancelled before its continuation was stored.
-        var waitCancelled = false
-        var waiter: CheckedContinuation<Void, Never>?
+        /// The task to cancel when the client goes away: registered by
+        /// ``cancelWhenGone(_:)`` and removed by ``stopCancelling()`` before that task can end.
+        var task: RequestTask?
+    }
+
+    /// A request's task as the watcher holds it. Sound because the watcher only touches it
+    /// under its lock, and the task removes it (``stopCancelling()``) before it can end.
+    struct RequestTask: @unchecked Sendable {
+        let task: UnsafeCurrentTask
     }
 
     private let state = Mutex(State())
@@ -25,35 +31,32 @@ final class ClientDisconnectWatcher: ChannelInboundHandler, Sendable {
     /// Whether the client has gone away.
     var isGone: Bool { state.withLock { $0.gone } }
 
-    /// Returns once the client has gone away, or at once when the calling task is cancelled.
-    func waitUntilGone() async {
-        state.withLock { $0.waitCancelled = false }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now = state.withLock { s -> Bool in
-                    if s.gone || s.waitCancelled { return true }
-                    s.waiter = continuation
-                    return false
-                }
-                if now { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-                s.waitCancelled = true
-                defer { s.waiter = nil }
-                return s.waiter
-            }
-            waiter?.resume()
+    /// Cancels `task` (the caller's own) when the client goes away, until
+    /// ``stopCancelling()``; returns `false`, registering nothing, when it is gone already.
+    ///
+    /// The caller must call ``stopCancelling()`` before its task can end: the task is
+    /// cancelled under the same lock, so it is never touched once it was removed.
+    func cancelWhenGone(_ task: UnsafeCurrentTask) -> Bool {
+        let request = RequestTask(task: task)
+        return state.withLock { state in
+            if state.gone { return false }
+            state.task = request
+            return true
         }
     }
 
+    /// Ends what ``cancelWhenGone(_:)`` started.
+    func stopCancelling() {
+        state.withLock { $0.task = nil }
+    }
+
     private func markGone() {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            s.gone = true
-            defer { s.waiter = nil }
-            return s.waiter
+        state.withLock { state in
+            state.gone = true
+            // Under the lock: the task cannot finish (it must stop the cancelling first).
+            state.task?.task.cancel()
+            state.task = nil
         }
-        waiter?.resume()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
