@@ -98,17 +98,18 @@ public struct ChatCompletionRequest: Sendable, Hashable, Codable {
 /// A request body as received and its scan (see ``ChatCompletionRequest/wireBody``).
 ///
 /// It does not take part in the request's equality: two requests with the same fields are
-/// the same request, whether or not one still carries its original bytes.
-package struct OpenAIWireBody: Sendable, Hashable {
-    package var bytes: [UInt8]
-    package var scan: OpenAIRequestScan
+/// the same request, whether or not one still carries its original bytes. A reference, so
+/// that the copies of a request made along its route share it instead of copying the scan.
+package final class OpenAIWireBody: Sendable, Hashable {
+    package let bytes: [UInt8]
+    package let scan: OpenAIRequestScan
 
     package init(bytes: [UInt8], scan: OpenAIRequestScan) {
         self.bytes = bytes
         self.scan = scan
     }
 
-    package static func == (lhs: Self, rhs: Self) -> Bool { true }
+    package static func == (lhs: OpenAIWireBody, rhs: OpenAIWireBody) -> Bool { true }
     package func hash(into hasher: inout Hasher) {}
 }
 
