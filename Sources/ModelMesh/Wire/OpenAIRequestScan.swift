@@ -282,7 +282,7 @@ private struct Fields {
         case .responseFormat:
             if cursor.peekSignificant() == UInt8(ascii: "{") {
                 hasResponseFormat = true
-                try Self.readObject(&cursor) { key, cursor throws(OpenAIScanError) in
+                try JSONByteCursor.readObject(&cursor) { key, cursor throws(OpenAIScanError) in
                     guard cursor.string(key, equals: "type"), cursor.peekSignificant() == UInt8(ascii: "\"") else {
                         return false
                     }
@@ -297,7 +297,7 @@ private struct Fields {
             if cursor.peekSignificant() == UInt8(ascii: "{") {
                 hasStreamOptions = true
                 var seenIncludeUsage = false
-                try Self.readObject(&cursor) { key, cursor throws(OpenAIScanError) in
+                try JSONByteCursor.readObject(&cursor) { key, cursor throws(OpenAIScanError) in
                     guard cursor.string(key, equals: "include_usage") else {
                         plain = false
                         return false
@@ -322,20 +322,6 @@ private struct Fields {
                 plain = false
                 hasStreamOptions = try Self.skipNonNull(&cursor)
             }
-        }
-    }
-
-    /// Walks an object, offering each member to `member`, which reads the value and returns
-    /// `true`, or returns `false` to have it skipped.
-    static func readObject(
-        _ cursor: inout JSONByteCursor,
-        _ member: (ScannedJSONString, inout JSONByteCursor) throws(OpenAIScanError) -> Bool
-    ) throws(OpenAIScanError) {
-        var more = try cursor.openObject()
-        while more {
-            let key = try cursor.readKey()
-            if try !member(key, &cursor) { try cursor.skipValue() }
-            more = try cursor.next(closing: UInt8(ascii: "}"))
         }
     }
 
@@ -429,7 +415,7 @@ private struct Fields {
         var typeSeen = false
         var text: ScannedJSONString?
         var textSeen = false
-        try Self.readObject(&cursor) { key, cursor throws(OpenAIScanError) in
+        try JSONByteCursor.readObject(&cursor) { key, cursor throws(OpenAIScanError) in
             if !typeSeen, cursor.string(key, equals: "type") {
                 typeSeen = true
                 if cursor.peekSignificant() == UInt8(ascii: "\"") {

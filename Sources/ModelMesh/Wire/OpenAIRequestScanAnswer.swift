@@ -301,144 +301,116 @@ extension OpenAIAnswerScan {
     package static func plainChunk(_ payload: UnsafeRawBufferPointer) -> ChatCompletionChunk? {
         var cursor = JSONByteCursor(payload)
         do throws(OpenAIScanError) {
-            return try readPlainChunk(&cursor)
+            guard cursor.peekSignificant() == UInt8(ascii: "{") else { return nil }
+            var id: String?
+            var object: String?
+            var created: Int?
+            var model: String?
+            var choices: [ChatCompletionChunk.Choice]?
+            var usage: ModelMesh.Usage?
+            try readPlainMembers(&cursor, chunkMembers) { member, cursor throws(OpenAIScanError) in
+                switch member {
+                case 0: id = try plainString(&cursor)
+                case 1: object = try plainString(&cursor)
+                case 2: created = try plainInteger(&cursor)
+                case 3: model = try plainString(&cursor)
+                case 4: choices = try plainChoices(&cursor)
+                default: usage = try plainUsage(&cursor)
+                }
+            }
+            try cursor.expectEnd()
+            guard let id, let object, let created, let model, let choices else { return nil }
+            return ChatCompletionChunk(
+                id: id, object: object, created: created, model: model, choices: choices, usage: usage)
         } catch {
+            // Invalid JSON, or not plain: the decoder reads it (and words what is wrong).
             return nil
         }
     }
 
-    private static func readPlainChunk(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> ChatCompletionChunk? {
-        guard cursor.peekSignificant() == UInt8(ascii: "{") else { return nil }
-        var id: String?
-        var object: String?
-        var created: Int?
-        var model: String?
-        var choices: [ChatCompletionChunk.Choice]?
-        var usage: ModelMesh.Usage?
-        var seen: UInt8 = 0
-        var more = try cursor.openObject()
-        while more {
-            let key = try cursor.readKey()
-            let slot: UInt8 =
-                cursor.string(key, equals: "id") ? 1
-                : cursor.string(key, equals: "object") ? 2
-                : cursor.string(key, equals: "created") ? 4
-                : cursor.string(key, equals: "model") ? 8
-                : cursor.string(key, equals: "choices") ? 16
-                : cursor.string(key, equals: "usage") ? 32 : 0
-            if slot == 0 {
-                try cursor.skipValue()
-            } else {
-                guard seen & slot == 0 else { return nil }
-                seen |= slot
-                // A member of another type than the plain one is left to the decoder.
-                switch slot {
-                case 1:
-                    guard let value = try plainString(&cursor) else { return nil }
-                    id = value
-                case 2:
-                    guard let value = try plainString(&cursor) else { return nil }
-                    object = value
-                case 4:
-                    guard let value = try plainInteger(&cursor) else { return nil }
-                    created = value
-                case 8:
-                    guard let value = try plainString(&cursor) else { return nil }
-                    model = value
-                case 16:
-                    guard let value = try plainChoices(&cursor) else { return nil }
-                    choices = value
-                default:
-                    switch cursor.peekSignificant() {
-                    case UInt8(ascii: "n"):
-                        try cursor.scanLiteral("null")
-                    case UInt8(ascii: "{"):
-                        guard let counts = try readUsage(&cursor), !counts.irregular else { return nil }
-                        usage = ModelMesh.Usage(
-                            promptTokens: counts.promptTokens ?? 0, completionTokens: counts.completionTokens ?? 0,
-                            totalTokens: counts.totalTokens, cachedTokens: counts.cachedTokens,
-                            cacheWriteTokens: counts.cacheWriteTokens)
-                    default: return nil
-                    }
-                }
-            }
-            more = try cursor.next(closing: UInt8(ascii: "}"))
-        }
-        try cursor.expectEnd()
-        guard let id, let object, let created, let model, let choices else { return nil }
-        return ChatCompletionChunk(
-            id: id, object: object, created: created, model: model, choices: choices, usage: usage)
+    private static let chunkMembers: [StaticString] = ["id", "object", "created", "model", "choices", "usage"]
+    private static let choiceMembers: [StaticString] = ["index", "delta", "finish_reason"]
+    private static let deltaMembers: [StaticString] = ["role", "content", "tool_calls"]
+
+    /// What ends a plain reading: a value `JSONDecoder` must read instead.
+    private static func notPlain(_ cursor: JSONByteCursor) -> OpenAIScanError {
+        OpenAIScanError(kind: .invalidField, message: "not a plain chunk", offset: cursor.position)
     }
 
-    /// A string value, or `nil` (after nothing is read) for any other value.
-    private static func plainString(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> String? {
-        guard cursor.peekSignificant() == UInt8(ascii: "\"") else { return nil }
+    /// Walks an object, handing each member named in `names` to `read` (with its position in
+    /// `names`) and skipping the others, as `JSONDecoder` does; a named member that repeats is
+    /// not plain.
+    private static func readPlainMembers(
+        _ cursor: inout JSONByteCursor, _ names: [StaticString],
+        _ read: (Int, inout JSONByteCursor) throws(OpenAIScanError) -> Void
+    ) throws(OpenAIScanError) {
+        guard cursor.peekSignificant() == UInt8(ascii: "{") else { throw notPlain(cursor) }
+        var seen: UInt8 = 0
+        try JSONByteCursor.readObject(&cursor) { key, cursor throws(OpenAIScanError) in
+            guard let member = names.firstIndex(where: { cursor.string(key, equals: $0) }) else { return false }
+            guard seen & (1 << member) == 0 else { throw notPlain(cursor) }
+            seen |= 1 << member
+            try read(member, &cursor)
+            return true
+        }
+    }
+
+    private static func plainString(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> String {
+        guard cursor.peekSignificant() == UInt8(ascii: "\"") else { throw notPlain(cursor) }
         return cursor.decode(try cursor.scanString())
     }
 
-    /// An integer written as digits that fits `Int`, or `nil` for any other value.
-    private static func plainInteger(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> Int? {
+    /// A string, or `nil` for `null`.
+    private static func plainOptionalString(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> String? {
+        guard cursor.peekSignificant() == UInt8(ascii: "n") else { return try plainString(&cursor) }
+        try cursor.scanLiteral("null")
+        return nil
+    }
+
+    /// An integer written as digits that fits `Int`.
+    private static func plainInteger(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> Int {
         switch cursor.peekSignificant() {
         case .some(UInt8(ascii: "-")), .some(UInt8(ascii: "0")...UInt8(ascii: "9")):
             let number = try cursor.scanNumber()
-            return number.isIntegerLiteral ? cursor.exactInteger(of: number) : nil
+            guard number.isIntegerLiteral, let value = cursor.exactInteger(of: number) else { throw notPlain(cursor) }
+            return value
         default:
-            return nil
+            throw notPlain(cursor)
         }
     }
 
-    /// A string, or `null` (`.some(nil)`); `nil` for any other value.
-    private static func plainOptionalString(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> String?? {
-        switch cursor.peekSignificant() {
-        case UInt8(ascii: "n"):
+    /// `usage`: `null`, or counts written as digits (``readUsage(_:)`` reads them).
+    private static func plainUsage(_ cursor: inout JSONByteCursor) throws(OpenAIScanError) -> ModelMesh.Usage? {
+        if cursor.peekSignificant() == UInt8(ascii: "n") {
             try cursor.scanLiteral("null")
-            return .some(nil)
-        case UInt8(ascii: "\""):
-            return .some(cursor.decode(try cursor.scanString()))
-        default:
             return nil
         }
+        guard cursor.peekSignificant() == UInt8(ascii: "{"), let counts = try readUsage(&cursor), !counts.irregular
+        else { throw notPlain(cursor) }
+        return ModelMesh.Usage(
+            promptTokens: counts.promptTokens ?? 0, completionTokens: counts.completionTokens ?? 0,
+            totalTokens: counts.totalTokens, cachedTokens: counts.cachedTokens,
+            cacheWriteTokens: counts.cacheWriteTokens)
     }
 
     private static func plainChoices(_ cursor: inout JSONByteCursor) throws(OpenAIScanError)
-        -> [ChatCompletionChunk.Choice]?
+        -> [ChatCompletionChunk.Choice]
     {
-        guard cursor.peekSignificant() == UInt8(ascii: "[") else { return nil }
+        guard cursor.peekSignificant() == UInt8(ascii: "[") else { throw notPlain(cursor) }
         var choices: [ChatCompletionChunk.Choice] = []
         var more = try cursor.openArray()
         while more {
-            guard cursor.peekSignificant() == UInt8(ascii: "{") else { return nil }
             var index: Int?
             var delta: ChatCompletionChunk.Delta?
             var finishReason: String?
-            var seen: UInt8 = 0
-            var member = try cursor.openObject()
-            while member {
-                let key = try cursor.readKey()
-                let slot: UInt8 =
-                    cursor.string(key, equals: "index") ? 1
-                    : cursor.string(key, equals: "delta") ? 2
-                    : cursor.string(key, equals: "finish_reason") ? 4 : 0
-                if slot == 0 {
-                    try cursor.skipValue()
-                } else {
-                    guard seen & slot == 0 else { return nil }
-                    seen |= slot
-                    switch slot {
-                    case 1:
-                        guard let value = try plainInteger(&cursor) else { return nil }
-                        index = value
-                    case 2:
-                        guard let value = try plainDelta(&cursor) else { return nil }
-                        delta = value
-                    default:
-                        guard let value = try plainOptionalString(&cursor) else { return nil }
-                        finishReason = value
-                    }
+            try readPlainMembers(&cursor, choiceMembers) { member, cursor throws(OpenAIScanError) in
+                switch member {
+                case 0: index = try plainInteger(&cursor)
+                case 1: delta = try plainDelta(&cursor)
+                default: finishReason = try plainOptionalString(&cursor)
                 }
-                member = try cursor.next(closing: UInt8(ascii: "}"))
             }
-            guard let index, let delta else { return nil }
+            guard let index, let delta else { throw notPlain(cursor) }
             choices.append(ChatCompletionChunk.Choice(index: index, delta: delta, finishReason: finishReason))
             more = try cursor.next(closing: UInt8(ascii: "]"))
         }
@@ -446,37 +418,18 @@ extension OpenAIAnswerScan {
     }
 
     private static func plainDelta(_ cursor: inout JSONByteCursor) throws(OpenAIScanError)
-        -> ChatCompletionChunk.Delta?
+        -> ChatCompletionChunk.Delta
     {
-        guard cursor.peekSignificant() == UInt8(ascii: "{") else { return nil }
         var delta = ChatCompletionChunk.Delta()
-        var seen: UInt8 = 0
-        var more = try cursor.openObject()
-        while more {
-            let key = try cursor.readKey()
-            let slot: UInt8 =
-                cursor.string(key, equals: "role") ? 1
-                : cursor.string(key, equals: "content") ? 2
-                : cursor.string(key, equals: "tool_calls") ? 4 : 0
-            if slot == 0 {
-                try cursor.skipValue()
-            } else {
-                guard seen & slot == 0 else { return nil }
-                seen |= slot
-                switch slot {
-                case 1:
-                    guard let value = try plainOptionalString(&cursor) else { return nil }
-                    delta.role = value
-                case 2:
-                    guard let value = try plainOptionalString(&cursor) else { return nil }
-                    delta.content = value
-                default:
-                    // Tool calls are decoded; `null` is their absence.
-                    guard cursor.peekSignificant() == UInt8(ascii: "n") else { return nil }
-                    try cursor.scanLiteral("null")
-                }
+        try readPlainMembers(&cursor, deltaMembers) { member, cursor throws(OpenAIScanError) in
+            switch member {
+            case 0: delta.role = try plainOptionalString(&cursor)
+            case 1: delta.content = try plainOptionalString(&cursor)
+            default:
+                // Tool calls are decoded; `null` is their absence.
+                guard cursor.peekSignificant() == UInt8(ascii: "n") else { throw notPlain(cursor) }
+                try cursor.scanLiteral("null")
             }
-            more = try cursor.next(closing: UInt8(ascii: "}"))
         }
         return delta
     }

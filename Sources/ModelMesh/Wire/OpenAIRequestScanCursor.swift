@@ -556,3 +556,19 @@ struct UnescapedBytes: IteratorProtocol {
         return value
     }
 }
+
+extension JSONByteCursor {
+    /// Walks an object, offering each member to `member`, which reads the value and returns
+    /// `true`, or returns `false` to have it skipped.
+    static func readObject(
+        _ cursor: inout JSONByteCursor,
+        _ member: (ScannedJSONString, inout JSONByteCursor) throws(OpenAIScanError) -> Bool
+    ) throws(OpenAIScanError) {
+        var more = try cursor.openObject()
+        while more {
+            let key = try cursor.readKey()
+            if try !member(key, &cursor) { try cursor.skipValue() }
+            more = try cursor.next(closing: UInt8(ascii: "}"))
+        }
+    }
+}

@@ -81,7 +81,7 @@ struct ProxyHandlers: Sendable {
     /// the operation is cancelled, which closes the upstream call and releases any budget it
     /// held, and the request ends as 499.
     func untilClientLeaves<T: Sendable>(
-        _ context: ProxyRequestContext, _ operation: @escaping @Sendable () async throws -> T
+        _ context: ProxyRequestContext, _ operation: () async throws -> T
     ) async throws -> T {
         // Looked up here, not for every request: only routed requests wait on an upstream.
         guard let client = ClientDisconnectWatcher.of(context.channel) else { return try await operation() }
