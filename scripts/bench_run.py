@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import re
 import signal
 import socket
@@ -44,10 +45,23 @@ STREAM_BODY = (
 # The fake upstream's stream: the first chunk at once, then one every STREAM_INTERVAL_MS.
 STREAM_CHUNKS = 10
 STREAM_INTERVAL_MS = 50
-# A stream "stalls" if a chunk gap exceeds 2×interval + 50 ms, its first token takes longer
-# than this, or it does not end with [DONE] and all its chunks.
+# Concurrent streams are *held* streams ("bench_hold": true): few chunks, far apart, so that the
+# level measures how many streams a proxy keeps open at once rather than how many chunks a
+# second the shared 2-core machine can relay (2,000 streams of the stream above would be
+# 40,000 chunks a second through client, proxy and upstream together).
+HELD_STREAM_BODY = STREAM_BODY[:-1] + b',"bench_hold":true}'
+HELD_CHUNKS = 5
+HELD_INTERVAL_MS = 1000
+# A held stream "stalls" if a chunk comes more than this late (its gap exceeds the interval by
+# it), its first token takes longer than STREAM_TTFT_LIMIT_MS, or it does not end with [DONE]
+# and all its chunks.
+HELD_LATE_MS = 250
 STREAM_TTFT_LIMIT_MS = 1000.0
+# Streams opened per second when a level starts (2,000 streams: over 1 s).
+HELD_OPEN_RATE = 2000
 RATE_P99_LIMIT_US = 5000
+# A run is noisy when other work took more than this share of the machine's CPU while it measured.
+OTHER_WORK_NOISY = 0.05
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # The floors: nginx, and modelmesh-passthrough as (key, label, --server, --client).
@@ -72,20 +86,20 @@ MODES = {
     "quick": dict(
         warmup_s=1, latency_rounds=3, latency_s=2, tput_rounds=3, tput_s=2,
         sweep_connections=[2, 4, 8, 16, 32, 64, 128], sweep_s=1,
-        stream_rounds=2, stream_count=3, stream_levels=[100, 500, 2000],
+        stream_rounds=2, stream_count=3, stream_levels=[100, 500, 2000], held_all_systems=False,
         long_requests=0, long_segment_s=0, lite_long_budget_s=0, routing_iterations=50_000,
     ),
     # For developing this harness only (bench_run.py --mode smoke); not offered by scripts/bench.
     "smoke": dict(
         warmup_s=1, latency_rounds=2, latency_s=1, tput_rounds=1, tput_s=1,
         sweep_connections=[8, 64], sweep_s=1,
-        stream_rounds=1, stream_count=2, stream_levels=[20, 100],
+        stream_rounds=1, stream_count=2, stream_levels=[20, 100], held_all_systems=False,
         long_requests=20_000, long_segment_s=2, lite_long_budget_s=5, routing_iterations=10_000,
     ),
     "long": dict(
         warmup_s=2, latency_rounds=5, latency_s=10, tput_rounds=5, tput_s=15,
         sweep_connections=[2, 4, 8, 16, 32, 64, 128], sweep_s=5,
-        stream_rounds=5, stream_count=30, stream_levels=[100, 500, 2000, 5000],
+        stream_rounds=5, stream_count=30, stream_levels=[100, 500, 2000, 5000], held_all_systems=True,
         long_requests=1_000_000, long_segment_s=20, lite_long_budget_s=600, routing_iterations=1_000_000,
     ),
 }
@@ -479,28 +493,38 @@ def measure_streaming(systems: list[System], config: dict) -> dict:
         entry["added_gap_mean_ms"] = entry["gap_mean_ms"] - base["gap_mean_ms"]
         entry["added_gap_p99_ms"] = entry["gap_p99_ms"] - base["gap_p99_ms"]
 
-    levels: list[dict] = []
-    holding = {s.key for s in systems}
-    held: dict[str, int] = {s.key: 0 for s in systems}
-    for k in config["stream_levels"]:
-        level: dict = {"streams": k, "results": {}}
-        ramp_s = min(1.0, k / 1000)
-        for system in systems:
-            if system.key not in holding:
+    # Highest level first: a system that holds it is done; one that stalls tries the next lower.
+    # Quick mode skips the three stack combinations that are not the floor: they only choose
+    # the stack, and holding streams is the proxy's and the floor's figure.
+    held_systems = [s for s in systems
+                    if config["held_all_systems"] or s.key == FLOOR or not any(s.key == p[0] for p in PASSTHROUGHS)]
+    tried = sorted(config["stream_levels"])
+    levels: list[dict] = [{"streams": k, "results": {}} for k in tried]
+    held: dict[str, int | None] = {s.key: None for s in systems}
+    unsettled = {s.key for s in held_systems}
+    for level in reversed(levels):
+        k = level["streams"]
+        ramp_s = k / HELD_OPEN_RATE
+        for system in held_systems:
+            if system.key not in unsettled:
                 continue
             log(f"{k} concurrent streams: {system.label}")
-            results = asyncio.run(run_streams(system.url, STREAM_BODY, k, True,
-                                              timeout_s=ramp_s + expected_ms / 1000 + 3, ramp_s=ramp_s))
-            report = stall_report(results, STREAM_INTERVAL_MS, STREAM_CHUNKS, STREAM_TTFT_LIMIT_MS)
+            results = asyncio.run(run_streams(
+                system.url, HELD_STREAM_BODY, k, True,
+                timeout_s=ramp_s + (HELD_CHUNKS - 1) * HELD_INTERVAL_MS / 1000 + 5, ramp_s=ramp_s))
+            # A proxy that drops unknown request members (Lite does) gets the ordinary stream:
+            # it counts the same way, by its own chunks.
+            report = stall_report(results, HELD_INTERVAL_MS + HELD_LATE_MS, {HELD_CHUNKS, STREAM_CHUNKS},
+                                  STREAM_TTFT_LIMIT_MS)
             level["results"][system.key] = report
             if report["stalled"] == 0:
                 held[system.key] = k
-            else:
-                holding.discard(system.key)
-        levels.append(level)
+                unsettled.discard(system.key)
+    for key in unsettled:
+        held[key] = 0
     return {"chunks": STREAM_CHUNKS, "interval_ms": STREAM_INTERVAL_MS, "summary": summary,
-            "concurrent": {"levels": levels, "held_without_stall": held,
-                           "tried": config["stream_levels"]}}
+            "concurrent": {"levels": levels, "held_without_stall": held, "tried": tried,
+                           "chunks": HELD_CHUNKS, "interval_ms": HELD_INTERVAL_MS, "late_ms": HELD_LATE_MS}}
 
 
 def measure_long_run(system: System, requests_target: int, segment_s: int, budget_s: float) -> dict:
@@ -574,6 +598,58 @@ def machine_description(lite_python: str, nginx: str) -> dict:
     }
 
 
+class MachineShare:
+    """The machine's CPU time spent outside the benchmark while it measures: other processes'
+    work and the hypervisor's steal. A load average cannot tell this, since the benchmark's
+    own load is in it."""
+
+    def __init__(self) -> None:
+        self.start_busy, self.start_own, self.started = self._busy_ticks(), self._own_ticks(), time.monotonic()
+
+    @staticmethod
+    def _busy_ticks() -> int:
+        # cpu  user nice system idle iowait irq softirq steal ...
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        return sum(fields) - fields[3] - fields[4]
+
+    @staticmethod
+    def _own_ticks() -> int:
+        """CPU of this process, the children it has reaped (wrk), and every live descendant
+        with the children it reaped (the servers), plus PostgreSQL's processes (started for
+        the benchmark by scripts/bench, outside this process tree)."""
+        me = os.getpid()
+        stats: dict[int, list[str]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                text = (entry / "stat").read_text()
+            except OSError:
+                continue
+            name_end = text.rfind(")")
+            stats[int(entry.name)] = [text[text.find("(") + 1:name_end]] + text[name_end + 2:].split()
+        ticks = 0
+        for pid, fields in stats.items():
+            ancestor, hops = pid, 0
+            while ancestor not in (me, 0, 1) and ancestor in stats and hops < 64:
+                ancestor, hops = int(stats[ancestor][2]), hops + 1
+            if pid != me and (ancestor == me or fields[0] == "postgres"):
+                ticks += sum(int(x) for x in fields[12:16])  # utime stime cutime cstime
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds = own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
+        return ticks + round(seconds * CLOCK_TICKS)
+
+    def report(self) -> dict:
+        elapsed = time.monotonic() - self.started
+        busy = (self._busy_ticks() - self.start_busy) / CLOCK_TICKS
+        own = (self._own_ticks() - self.start_own) / CLOCK_TICKS
+        capacity = elapsed * (os.cpu_count() or 1)
+        other = max(0.0, busy - own)
+        return {"elapsed_s": round(elapsed, 1), "busy_cpu_s": round(busy, 1), "benchmark_cpu_s": round(own, 1),
+                "other_cpu_s": round(other, 1), "other_share": round(other / capacity, 4) if capacity else None}
+
+
 # ---------------------------------------------------------------------------------------------
 # Reporting
 
@@ -632,12 +708,16 @@ def streams_table(results: dict) -> tuple[list[str], list[list[str]]]:
     ss, cc = st["summary"], st["concurrent"]
 
     def held(k: str) -> str:
-        h = cc["held_without_stall"][k]
+        h = cc["held_without_stall"].get(k)
+        if h is None:
+            return "— (not measured in this mode)"
         failed = [lv for lv in cc["levels"] if k in lv["results"] and lv["results"][k]["stalled"]]
         if not failed:
-            return f"{h:,} (all levels)"
-        rep = failed[0]["results"][k]
-        return f"{h:,} (at {failed[0]['streams']:,}: {rep['stalled']:,} stalled, {rep['incomplete']:,} incomplete)"
+            return f"{h:,} (the top level)"
+        lowest = min(failed, key=lambda lv: lv["streams"])
+        rep = lowest["results"][k]
+        return (f"{h:,} (at {lowest['streams']:,}: {rep['stalled']:,} stalled, {rep['incomplete']:,} incomplete, "
+                f"worst gap {fmt(rep['worst_gap_ms'], ' ms')})")
 
     def ms(value, signed: bool = False) -> str:
         return fmt(value, " ms", 2, signed)
@@ -733,7 +813,7 @@ def targets_table(results: dict) -> tuple[list[str], list[list[str]]]:
                      verdict(value <= TARGET_GROWTH_KIB and enough,
                              f"{(value - TARGET_GROWTH_KIB) / 1024:+.1f} MB over" if enough else "too few requests")])
     else:
-        rows.append(["No RSS growth over 1,000,000 requests", "—", "not measured (`--long` only)", "—"])
+        rows.append(["No RSS growth over 1,000,000 requests", "—", "not measured (`--long` or `--growth` only)", "—"])
     return ["Target (from the issue)", "Threshold in this run", "ModelMesh (Swift)", "Verdict"], rows
 
 
@@ -787,27 +867,46 @@ bookkeeping, events). Mean over the iterations, after a warm-up.
 {routing_table}"""
 
 
+def minutes_seconds(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60} s"
+
+
 def render_doc(results: dict, tables: dict[str, str], json_path: str) -> str:
     mc = results["machine"]
     cfg = results["config"]
-    noisy = max(mc["load_average_start"][0], results.get("load_average_end", [0])[0]) > 0.5 * (mc["cores"] or 1)
+    other = results.get("other_work")
+    if other and other["other_share"] is not None:
+        noisy = other["other_share"] > OTHER_WORK_NOISY
+        other_text = (f"- Other work during the measurement: {other['other_cpu_s']:.1f} CPU-seconds of "
+                      f"{other['elapsed_s'] * (mc['cores'] or 1):.0f} ({100 * other['other_share']:.1f} % of the machine; "
+                      f"the benchmark's own processes used {other['benchmark_cpu_s']:.0f})"
+                      + (" — **over 5 %: treat the timings as noisy**" if noisy else " — a quiet machine") + "\n")
+    else:  # results from before this was recorded
+        noisy = max(mc["load_average_start"][0], results.get("load_average_end", [0])[0]) > 0.5 * (mc["cores"] or 1)
+        other_text = ""
     missing = not_measured(results)
     missing_text = ("Not measured in this run: " + "; ".join(missing) + ".\n\n") if missing else ""
-    levels = ", ".join(f"{x:,}" for x in cfg["stream_levels"])
-    long_run = (f"""- **Long run**: wrk -c64 in {cfg['long_segment_s']} s segments until at least
-  {cfg['long_requests']:,} requests (Lite: until {cfg['lite_long_budget_s']} s), VmRSS after each segment; growth =
+    levels = ", ".join(f"{x:,}" for x in sorted(cfg["stream_levels"]))
+    held_scope = ("every system" if cfg.get("held_all_systems", True) else
+                  "every system but the three non-floor stack combinations (`--long` measures those too)")
+    long_seconds = sum(r["seconds"] for r in results["measurements"].get("long_run", {}).values())
+    long_share = f", of which the long run {minutes_seconds(long_seconds)}" if long_seconds else ""
+    lite_long = f" (Lite: until {cfg['lite_long_budget_s']} s)" if cfg["lite_long_budget_s"] else " (ModelMesh only)"
+    long_run = (f"""- **Long run**{' (`--growth`)' if cfg.get('growth') else ''}: wrk -c64 in {cfg['long_segment_s']} s segments until at least
+  {cfg['long_requests']:,} requests{lite_long}, VmRSS after each segment; growth =
   last sample − sample after the first segment.""" if cfg["long_requests"]
-                else "- **Long run**: `--long` only (1,000,000 requests through ModelMesh, RSS sampled).")
+                else "- **Long run**: `--long` or `--growth` only (1,000,000 requests through ModelMesh, RSS sampled).")
     return f"""# Proxy benchmark
 
 Generated by `scripts/bench` — do not edit by hand; rerun the command instead.
 
 - Command: `{results['command']}` ({results['mode']} mode), {results['started']} to {results['finished']};
-  measurement (after the build) {results['measurement_seconds'] // 60:.0f} min {results['measurement_seconds'] % 60:.0f} s
+  measurement (after the build) {minutes_seconds(results['measurement_seconds'])}{long_share}
 - Machine: {mc['cpu']}, {mc['cores']} cores, Linux {mc['kernel']}
 - Versions: {mc['swift']}; {mc['nginx']}; {mc['python']}; modelmesh-lite {mc['modelmesh_lite']}; {mc['wrk']}; ModelMesh commit {mc['git_commit']}
-- Load average at start / end: {', '.join(f'{x:.2f}' for x in mc['load_average_start'])} / {', '.join(f'{x:.2f}' for x in results.get('load_average_end', []))}{' — **other work was running: treat the timings as noisy**' if noisy else ''}
-- Raw results: `{json_path}`
+- Load average at start / end: {', '.join(f'{x:.2f}' for x in mc['load_average_start'])} / {', '.join(f'{x:.2f}' for x in results.get('load_average_end', []))}{' — **other work was running: treat the timings as noisy**' if noisy and not other_text else ''}
+{other_text}- Raw results: `{json_path}`
 
 ## Targets
 
@@ -851,7 +950,8 @@ The proxy's targets; the relative ones are computed from the bare-NIO floor meas
   as `modelmesh serve` uses. The bare-NIO combination is the floor the targets refer to.
 - **ModelMesh (Swift)**: `modelmesh serve` (release build, `--static-swift-stdlib`) with one
   `openai.llm.v1` provider whose `base_url` is the fake upstream, one model (priced), one pool
-  `chat`, observability `modelmesh.null.v1`, no limits.
+  `chat`, observability `modelmesh.null.v1`, no budget or rate limits,
+  `proxy.limits.max_connections: 16384` (the default 4,096 is below `--long`'s 5,000 streams).
 - **ModelMesh, budget limit in memory**: the same with `budget: {{daily_limit: 1000000}}`: every
   request reserves its worst case before the call and settles after it, in the process.
 - **ModelMesh, budget limit on PostgreSQL**: the same limit with
@@ -896,11 +996,17 @@ interleaved: each round runs every system once, the order rotating between round
   TTFT = first content event − request sent; gap = time between consecutive content events;
   "added" = system − direct. "(buffered)" marks a proxy whose first chunk arrives only with the
   whole stream (median TTFT above 80 % of the stream's length).
-- **Concurrent streams**: K streams opened over min(1 s, K/1000 s), K in {levels}; a stream
-  *stalls* if a chunk gap exceeds 2 × {STREAM_INTERVAL_MS} + 50 = {2 * STREAM_INTERVAL_MS + 50} ms, its first token
-  takes over {STREAM_TTFT_LIMIT_MS:.0f} ms, or it does not end with all chunks and `[DONE]`. The figure is
-  the largest K with no stalled stream; a system stops at its first level with stalls. If the
-  direct row stalls too, the client or the machine is the limit, not the proxy.
+- **Concurrent streams** ({held_scope}): K *held* streams at once, K in {levels}, opened at
+  {HELD_OPEN_RATE:,} a second; a held stream (`"bench_hold": true` in the request, passed through
+  to the fake upstream like any unknown member) has {HELD_CHUNKS} chunks {HELD_INTERVAL_MS:,} ms apart, slow on
+  purpose: the level measures how many streams a proxy keeps open, not how many chunks a second a
+  machine shared by client, proxy and upstream can relay (a proxy that drops unknown members, as
+  Lite does, gets the ordinary stream, judged by the same limits). A stream *stalls* if a chunk comes over
+  {HELD_LATE_MS} ms late (a gap over {HELD_INTERVAL_MS + HELD_LATE_MS:,} ms), its first token takes over
+  {STREAM_TTFT_LIMIT_MS:.0f} ms, or it does not end with all chunks and `[DONE]`. The highest level
+  is tried first; a system that stalls there tries the next lower. The figure is the largest K
+  with no stalled stream. If the direct row stalls too, the client or the machine is the limit,
+  not the proxy.
 - **RSS**: `VmRSS` from `/proc/<pid>/status`: right after start (one request served), the peak
   sampled every 0.2 s during the c=64 runs, and after all measurements. The idle figure is split
   into `RssAnon` (private: heap, stacks) and `RssFile` (mapped executable and libraries: shared,
@@ -955,6 +1061,8 @@ http {{
 def main() -> int:
     parser = argparse.ArgumentParser(description="Measuring half of scripts/bench.")
     parser.add_argument("--mode", choices=sorted(MODES), default="quick")
+    parser.add_argument("--growth", action="store_true",
+                        help="add --long's 1,000,000-request memory run through ModelMesh (not Lite)")
     parser.add_argument("--out", required=True, help="directory for <timestamp>.json")
     parser.add_argument("--doc", required=True, help="docs/benchmarks.md to regenerate")
     parser.add_argument("--fake-upstream", required=True, help="modelmesh-fake-upstream binary")
@@ -971,7 +1079,10 @@ def main() -> int:
     parser.add_argument("--command-line", default="scripts/bench")
     args = parser.parse_args()
 
-    config = MODES[args.mode]
+    config = dict(MODES[args.mode])
+    if args.growth and not config["long_requests"]:
+        config.update(long_requests=MODES["long"]["long_requests"], long_segment_s=10, lite_long_budget_s=0)
+    config["growth"] = args.growth
     work_dir = Path(args.work_dir)
     processes = Processes(Path(args.pid_file), work_dir)
 
@@ -982,6 +1093,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     measure_started = time.monotonic()
+    machine_share = MachineShare()
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     try:
@@ -997,7 +1109,8 @@ def main() -> int:
 
         process, log_path = processes.start("fake-upstream", [
             args.fake_upstream, "--host", HOST, "--port", "0",
-            "--chunks", str(STREAM_CHUNKS), "--interval-ms", str(STREAM_INTERVAL_MS)])
+            "--chunks", str(STREAM_CHUNKS), "--interval-ms", str(STREAM_INTERVAL_MS),
+            "--held-chunks", str(HELD_CHUNKS), "--held-interval-ms", str(HELD_INTERVAL_MS)])
         match = wait_for_line(process, log_path, r"listening on [\d.]+:(\d+)", 15)
         if not match:
             raise RuntimeError(f"the fake upstream did not start; see {log_path}")
@@ -1066,7 +1179,10 @@ def main() -> int:
                 "  chat:\n"
                 "    models: [openai.gpt-4o-mini]\n"
                 "observability:\n"
-                "  connector: modelmesh.null.v1\n" + extra)
+                "  connector: modelmesh.null.v1\n"
+                # The default (4,096 client connections) is below --long's 5,000-stream level.
+                "proxy:\n"
+                "  limits: {max_connections: 16384}\n" + extra)
             system.port = free_port()
             system.process, log_path = processes.start(name, [
                 args.modelmesh, "serve", "--config", str(config_path), "--host", HOST, "--port", str(system.port)])
@@ -1119,7 +1235,7 @@ def main() -> int:
         if config["long_requests"]:
             measurements["long_run"] = {}
             for system in (swift, lite):
-                if system.available:
+                if system.available and (system is not lite or config["lite_long_budget_s"] > 0):
                     budget = config["lite_long_budget_s"] if system is lite else 3600
                     measurements["long_run"][system.key] = measure_long_run(
                         system, config["long_requests"], config["long_segment_s"], budget)
@@ -1128,7 +1244,7 @@ def main() -> int:
             "command": args.command_line, "mode": args.mode, "started": started,
             "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "measurement_seconds": round(time.monotonic() - measure_started, 1), "machine": machine,
-            "load_average_end": os.getloadavg(), "config": config,
+            "load_average_end": os.getloadavg(), "other_work": machine_share.report(), "config": config,
             "systems": [{"key": s.key, "label": s.label, "available": s.available, "reason": s.reason,
                          "port": s.port} for s in everyone],
             "measurements": measurements,

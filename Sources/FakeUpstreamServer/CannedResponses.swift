@@ -24,10 +24,12 @@ struct CannedResponses: Sendable {
     let notFound: Fixed
     /// One `data: {...}\n\n` event per chunk, the last carrying `finish_reason` and `usage`.
     let chunks: [ByteBuffer]
+    /// The same for a held stream (`"bench_hold": true`).
+    let heldChunks: [ByteBuffer]
     let done: ByteBuffer
     let streamHeaders: HTTPHeaders
 
-    init(chunkCount: Int) {
+    init(chunkCount: Int, heldChunkCount: Int) {
         let allocator = ByteBufferAllocator()
         completion = Fixed(
             .ok,
@@ -49,15 +51,22 @@ struct CannedResponses: Sendable {
                 string:
                     #"{"error":{"message":"not found","type":"invalid_request_error","param":null,"code":"not_found"}}"#
             ))
-        chunks = (0..<chunkCount).map { index in
+        chunks = Self.streamEvents(count: chunkCount, allocator: allocator)
+        heldChunks = Self.streamEvents(count: heldChunkCount, allocator: allocator)
+        done = allocator.buffer(string: "data: [DONE]\n\n")
+        streamHeaders = ["content-type": "text/event-stream", "cache-control": "no-cache"]
+    }
+
+    private static func streamEvents(count: Int, allocator: ByteBufferAllocator) -> [ByteBuffer] {
+        (0..<count).map { index in
             let prefix =
                 #"data: {"id":"chatcmpl-fake0001","object":"chat.completion.chunk","created":1700000000,"#
                 + #""model":"fake-model","choices":[{"index":0,"delta":"#
             let event: String
-            if index == chunkCount - 1 {
+            if index == count - 1 {
                 event =
                     prefix + #"{"content":"t\#(index) "},"finish_reason":"stop"}],"#
-                    + #""usage":{"prompt_tokens":9,"completion_tokens":\#(chunkCount),"total_tokens":\#(9 + chunkCount)}}"#
+                    + #""usage":{"prompt_tokens":9,"completion_tokens":\#(count),"total_tokens":\#(9 + count)}}"#
             } else if index == 0 {
                 event = prefix + #"{"role":"assistant","content":"t0 "},"finish_reason":null}]}"#
             } else {
@@ -65,7 +74,5 @@ struct CannedResponses: Sendable {
             }
             return allocator.buffer(string: event + "\n\n")
         }
-        done = allocator.buffer(string: "data: [DONE]\n\n")
-        streamHeaders = ["content-type": "text/event-stream", "cache-control": "no-cache"]
     }
 }

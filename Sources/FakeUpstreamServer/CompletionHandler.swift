@@ -11,15 +11,17 @@ final class CompletionHandler: ChannelInboundHandler {
 
     private let canned: CannedResponses
     private let interval: TimeAmount
+    private let heldInterval: TimeAmount
     private var head: HTTPRequestHead?
     /// The request body, reused across requests on this connection.
     private var body: ByteBuffer
     /// Chunks of the stream in progress not yet sent; cancelled if the client goes away.
     private var pendingChunks: [Scheduled<Void>] = []
 
-    init(canned: CannedResponses, interval: TimeAmount, allocator: ByteBufferAllocator) {
+    init(canned: CannedResponses, interval: TimeAmount, heldInterval: TimeAmount, allocator: ByteBufferAllocator) {
         self.canned = canned
         self.interval = interval
+        self.heldInterval = heldInterval
         body = allocator.buffer(capacity: 1024)
     }
 
@@ -52,8 +54,12 @@ final class CompletionHandler: ChannelInboundHandler {
         let path = requestHead.uri.split(separator: "?", maxSplits: 1).first ?? ""
         switch (requestHead.method, path) {
         case (.POST, "/v1/chat/completions"):
-            if Self.asksForStream(body) {
-                stream(requestHead, context: context)
+            if Self.isTrue("stream", in: body) {
+                if Self.isTrue("bench_hold", in: body) {
+                    stream(requestHead, chunks: canned.heldChunks, interval: heldInterval, context: context)
+                } else {
+                    stream(requestHead, chunks: canned.chunks, interval: interval, context: context)
+                }
             } else {
                 send(canned.completion, for: requestHead, context: context)
             }
@@ -75,24 +81,26 @@ final class CompletionHandler: ChannelInboundHandler {
         finish(keepAlive: keepAlive, context: context)
     }
 
-    private func stream(_ requestHead: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func stream(
+        _ requestHead: HTTPRequestHead, chunks: [ByteBuffer], interval: TimeAmount, context: ChannelHandlerContext
+    ) {
         let keepAlive = requestHead.isKeepAlive
         let responseHead = HTTPResponseHead(
             version: requestHead.version, status: .ok,
             headers: Self.headers(canned.streamHeaders, version: requestHead.version, keepAlive: keepAlive))
         context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(canned.chunks[0]))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunks[0]))), promise: nil)
 
         let loop = context.eventLoop.assumeIsolated()
         let start = NIODeadline.now()
-        let last = canned.chunks.count - 1
+        let last = chunks.count - 1
         // Deadlines from one start time, so a late chunk does not delay the ones after it.
-        for index in canned.chunks.indices.dropFirst() {
+        for index in chunks.indices.dropFirst() {
             let deadline = start + interval * Int64(index)
             pendingChunks.append(
                 loop.scheduleTask(deadline: deadline) { [self] in
                     guard context.channel.isActive else { return }
-                    context.write(wrapOutboundOut(.body(.byteBuffer(canned.chunks[index]))), promise: nil)
+                    context.write(wrapOutboundOut(.body(.byteBuffer(chunks[index]))), promise: nil)
                     if index == last {
                         pendingChunks.removeAll(keepingCapacity: true)
                         context.write(wrapOutboundOut(.body(.byteBuffer(canned.done))), promise: nil)
@@ -126,10 +134,10 @@ final class CompletionHandler: ChannelInboundHandler {
         return headers
     }
 
-    /// Whether a JSON body has `"stream": true` (at any depth; the benchmark sends flat bodies).
-    static func asksForStream(_ body: ByteBuffer) -> Bool {
+    /// Whether a JSON body has `"<name>": true` (at any depth; the benchmark sends flat bodies).
+    static func isTrue(_ name: String, in body: ByteBuffer) -> Bool {
         let bytes = body.readableBytesView
-        let key = Array(#""stream""#.utf8)
+        let key = Array("\"\(name)\"".utf8)
         var start = bytes.startIndex
         while start + key.count <= bytes.endIndex {
             guard let quote = bytes[start...].firstIndex(of: UInt8(ascii: "\"")) else { return false }

@@ -19,8 +19,9 @@ enum FakeUpstreamServer {
         let options = parseCommandLine(
             FakeUpstreamOptions.parse, program: "modelmesh-fake-upstream", usage: FakeUpstreamOptions.usage)
 
-        let canned = CannedResponses(chunkCount: options.chunks)
+        let canned = CannedResponses(chunkCount: options.chunks, heldChunkCount: options.heldChunks)
         let interval = TimeAmount.milliseconds(Int64(options.intervalMilliseconds))
+        let heldInterval = TimeAmount.milliseconds(Int64(options.heldIntervalMilliseconds))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
         let channel = try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -30,7 +31,9 @@ enum FakeUpstreamServer {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
-                        CompletionHandler(canned: canned, interval: interval, allocator: channel.allocator))
+                        CompletionHandler(
+                            canned: canned, interval: interval, heldInterval: heldInterval,
+                            allocator: channel.allocator))
                 }
             }
             .bind(host: options.host, port: options.port)
