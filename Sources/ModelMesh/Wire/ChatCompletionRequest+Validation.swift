@@ -43,9 +43,9 @@ extension ChatCompletionRequest {
                     + "it is the share of probability mass to sample from",
                 hint: "Send a top_p from 0 to 1, or omit it for the model's default")
         }
-        let roles = Self.messageRoles.dropLast().joined(separator: ", ")
         for (index, message) in messages.enumerated() {
             if !Self.messageRoles.contains(message.role) {
+                let roles = Self.messageRoles.dropLast().joined(separator: ", ")
                 return RequestFieldIssue(
                     param: "messages[\(index)].role",
                     message: "'messages[\(index)].role' is '\(message.role)', which is not a message role: "

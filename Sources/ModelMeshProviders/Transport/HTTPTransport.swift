@@ -188,8 +188,9 @@ package struct UpstreamResponse: Sendable {
     /// The body as text (lossy UTF-8).
     package var bodyText: String { String(buffer: body) }
 
-    /// The body as bytes.
-    package var bodyData: Data { Data(body.readableBytesView) }
+    /// The body as bytes (one copy of the contiguous bytes; `Data(readableBytesView)` would
+    /// go through a dynamic cast and a generic sequence copy).
+    package var bodyData: Data { body.withUnsafeReadableBytes { Data($0) } }
 
     /// A ``ProviderError`` for this response classified by status alone, with its
     /// `Retry-After` and rate limits; connectors refine the class and message from the body.

@@ -2,22 +2,28 @@ import Synchronization
 
 /// Where pooled connections go: scheme, host and port. Connections are shared per endpoint.
 struct UpstreamEndpoint: Hashable, Sendable, CustomStringConvertible {
-    var tls: Bool
-    var host: String
-    var port: Int
+    let tls: Bool
+    let host: String
+    let port: Int
+    /// The `Host` header: the port is left out when it is the scheme's default. Built once,
+    /// since every request on the endpoint sends it.
+    let hostHeader: String
+
+    init(tls: Bool, host: String, port: Int) {
+        self.tls = tls
+        self.host = host
+        self.port = port
+        let name = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
+        hostHeader = port == (tls ? 443 : 80) ? name : "\(name):\(port)"
+    }
 
     var description: String { "\(tls ? "https" : "http")://\(host):\(port)" }
-
-    /// The `Host` header: the port is left out when it is the scheme's default.
-    var hostHeader: String {
-        let name = host.contains(":") ? "[\(host)]" : host
-        return port == (tls ? 443 : 80) ? name : "\(name):\(port)"
-    }
 
     /// Whether the host is an IP address literal (TLS then sends no SNI and checks the
     /// certificate's IP addresses instead of a name).
     var hostIsAddress: Bool {
-        host.contains(":") || (!host.isEmpty && host.utf8.allSatisfy { $0 == UInt8(ascii: ".") || (48...57).contains($0) })
+        host.utf8.contains(UInt8(ascii: ":"))
+            || (!host.isEmpty && host.utf8.allSatisfy { $0 == UInt8(ascii: ".") || (48...57).contains($0) })
     }
 }
 

@@ -28,7 +28,10 @@ struct ProxyHandlers: Sendable {
     /// Reads the request body, refusing one over the limit from its `Content-Length`
     /// before reading, and while reading when it is streamed in without one.
     func readBody(_ request: Request) async throws -> ByteBuffer {
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > bodyLimit {
+        // The first field, not the subscript: that one joins every value into a new string.
+        if let declared = request.headers.first(where: { $0.name == .contentLength }).flatMap({ Int($0.value) }),
+            declared > bodyLimit
+        {
             throw ProxyError.bodyTooLarge(limit: bodyLimit)
         }
         do {
