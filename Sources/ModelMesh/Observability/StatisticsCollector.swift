@@ -44,7 +44,8 @@ public final class StatisticsCollector: Sendable {
     }
 
     private final class Shard: Sendable {
-        let scopes = Mutex<[String: ScopeState]>([:])
+        // Keyed by the scope itself: a `model:<id>` string would be built on every request.
+        let scopes = Mutex<[StatisticsScope: ScopeState]>([:])
     }
 
     private let shards: [Shard]
@@ -73,9 +74,11 @@ public final class StatisticsCollector: Sendable {
             }
         }
         if entry.attempts.isEmpty {
-            for scope in [answeredModel.map(StatisticsScope.model), answeredProvider.map(StatisticsScope.provider)] {
-                guard let scope else { continue }
-                update(scope) { $0.count(succeeded: succeeded, latencyMs: entry.latencyMs) }
+            if let answeredModel {
+                update(.model(answeredModel)) { $0.count(succeeded: succeeded, latencyMs: entry.latencyMs) }
+            }
+            if let answeredProvider {
+                update(.provider(answeredProvider)) { $0.count(succeeded: succeeded, latencyMs: entry.latencyMs) }
             }
         } else {
             for attempt in entry.attempts {
@@ -84,9 +87,13 @@ public final class StatisticsCollector: Sendable {
                 update(.provider(attempt.providerID)) { $0.count(succeeded: ok, latencyMs: attempt.latencyMs) }
             }
         }
-        for scope in [answeredModel.map(StatisticsScope.model), answeredProvider.map(StatisticsScope.provider)] {
-            guard let scope else { continue }
-            update(scope) { $0.addUsage(tokensIn: entry.tokensIn, tokensOut: entry.tokensOut, cost: cost) }
+        if let answeredModel {
+            update(.model(answeredModel)) { $0.addUsage(tokensIn: entry.tokensIn, tokensOut: entry.tokensOut, cost: cost) }
+        }
+        if let answeredProvider {
+            update(.provider(answeredProvider)) {
+                $0.addUsage(tokensIn: entry.tokensIn, tokensOut: entry.tokensOut, cost: cost)
+            }
         }
     }
 
@@ -153,7 +160,9 @@ public final class StatisticsCollector: Sendable {
         let now = clock.now()
         var copies: [String: ScopeState] = [:]
         for shard in shards {
-            shard.scopes.withLock { scopes in copies.merge(scopes) { current, _ in current } }
+            shard.scopes.withLock { scopes in
+                for (scope, state) in scopes { copies[scope.key] = state }
+            }
         }
         // Percentiles sort the samples; done here, outside every lock.
         return copies.mapValues { state in
@@ -191,10 +200,9 @@ public final class StatisticsCollector: Sendable {
     // MARK: Internals
 
     private func update(_ scope: StatisticsScope, _ body: (inout ScopeState) -> Void) {
-        let key = scope.key
-        let shard = shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+        let shard = shards[Int(UInt(bitPattern: scope.hashValue) % UInt(shards.count))]
         shard.scopes.withLock { scopes in
-            body(&scopes[key, default: ScopeState(latency: LatencyReservoir(capacity: reservoirSize))])
+            body(&scopes[scope, default: ScopeState(latency: LatencyReservoir(capacity: reservoirSize))])
         }
     }
 }

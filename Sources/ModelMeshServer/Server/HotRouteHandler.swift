@@ -49,6 +49,9 @@ final class HotRouteHandler: ChannelDuplexHandler {
     private var heldClosePromises: [EventLoopPromise<Void>] = []
     /// Continuations waiting for the channel to become writable.
     private var writabilityWaiters: [CheckedContinuation<Void, any Error>] = []
+    /// The task of the latest hot answer (finished or not): what a shutdown past its deadline
+    /// cancels.
+    private var answerTask: Task<Void, Never>?
 
     init(routes: HotRoutes, eventLoop: any EventLoop) {
         self.routes = routes
@@ -57,11 +60,18 @@ final class HotRouteHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        routes.tasks.register(NIOLoopBound(self, eventLoop: context.eventLoop))
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        routes.tasks.deregister(self)
         failWritabilityWaiters()
+    }
+
+    /// The server's run was cancelled (see ``HotRouteTasks``).
+    func cancelAnswer() {
+        answerTask?.cancel()
     }
 
     // MARK: Inbound
@@ -230,7 +240,10 @@ final class HotRouteHandler: ChannelDuplexHandler {
         let channel = context.channel
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let closeAfter = head.headerFields[.connection]?.lowercased() == "close"
-        routes.tasks.run(on: executor) {
+        let tasks = routes.tasks
+        tasks.started()
+        let task = Task(executorPreference: executor) {
+            defer { tasks.ended() }
             let response = await routes.respond(to: head, body: body, channel: channel)
             let writer = HotRouteWriter(handler: handler, streaming: response.body.contentLength == nil)
             do {
@@ -244,6 +257,8 @@ final class HotRouteHandler: ChannelDuplexHandler {
             }
             writer.ended(abandoned: closeAfter)
         }
+        answerTask = task
+        if routes.tasks.isCancelled { task.cancel() }
     }
 
     // Called by ``HotRouteWriter`` on the event loop.

@@ -52,43 +52,47 @@ struct HotRoutes: Sendable {
 
 /// The hot-route requests in flight on one server: like Hummingbird's connection tasks, they
 /// are cancelled when the server's run is cancelled (the graceful-shutdown deadline passed).
+///
+/// A connection answers one hot request at a time and its ``HotRouteHandler`` holds that
+/// request's task, so what is listed here is the connections, each once: a request starts
+/// without taking a lock shared with the other event loops.
 final class HotRouteTasks: Sendable {
     private struct State {
-        var nextID = 0
-        var running: [Int: Task<Void, Never>] = [:]
-        var cancelled = false
+        var handlers: [ObjectIdentifier: NIOLoopBound<HotRouteHandler>] = [:]
     }
 
     private let state = Mutex(State())
+    private let cancelled = Atomic(false)
+    private let inFlight = Atomic(0)
 
-    /// Runs `operation` in a task that prefers `executor` (the connection's event loop).
-    func run(on executor: EventLoopTaskExecutor, _ operation: @escaping @Sendable () async -> Void) {
-        state.withLock { state in
-            let id = state.nextID
-            state.nextID &+= 1
-            // Created under the lock: the task cannot end (and remove itself) before it is listed.
-            let task = Task(executorPreference: executor) {
-                await operation()
-                self.finished(id)
-            }
-            if state.cancelled { task.cancel() }
-            state.running[id] = task
-        }
+    /// Lists a connection's handler (when it is added to the pipeline).
+    func register(_ handler: NIOLoopBound<HotRouteHandler>) {
+        state.withLock { $0.handlers[ObjectIdentifier(handler.value)] = handler }
     }
 
-    private func finished(_ id: Int) {
-        _ = state.withLock { $0.running.removeValue(forKey: id) }
+    /// Takes a connection's handler off the list (when it is removed from the pipeline).
+    func deregister(_ handler: HotRouteHandler) {
+        _ = state.withLock { $0.handlers.removeValue(forKey: ObjectIdentifier(handler)) }
     }
+
+    /// Whether ``cancelAll()`` was called: a request started from now on is cancelled at once.
+    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+
+    /// A hot answer started (``ended()`` follows when its task ends).
+    func started() { inFlight.wrappingAdd(1, ordering: .relaxed) }
+
+    /// A hot answer's task ended.
+    func ended() { inFlight.wrappingSubtract(1, ordering: .relaxed) }
+
+    /// How many hot answers are in flight.
+    var count: Int { inFlight.load(ordering: .relaxed) }
 
     /// Cancels every request in flight and every one started from now on.
     func cancelAll() {
-        let running = state.withLock { state in
-            state.cancelled = true
-            return Array(state.running.values)
+        cancelled.store(true, ordering: .releasing)
+        let handlers = state.withLock { Array($0.handlers.values) }
+        for handler in handlers {
+            handler.eventLoop.execute { handler.value.cancelAnswer() }
         }
-        for task in running { task.cancel() }
     }
-
-    /// How many are in flight.
-    var count: Int { state.withLock { $0.running.count } }
 }
