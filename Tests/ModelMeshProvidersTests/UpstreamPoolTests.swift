@@ -70,6 +70,26 @@ struct UpstreamPoolTests {
         }
     }
 
+    @Test("A connection used again within the idle timeout closes a whole timeout after its last use")
+    func idleTimeoutCountsFromLastUse() async throws {
+        var settings = HTTPTransport.Configuration()
+        settings.idleConnectionTimeout = .milliseconds(400)
+        try await Harness.run(transport: settings) { h in
+            h.fake.setDefault(.json(#"{"ok":true}"#))
+            _ = try await h.transport.send(Self.post(h.fake.url("/v1/x")), budget: .seconds(5))
+            // Idle for half the timeout, then used again.
+            try await Task.sleep(for: .milliseconds(200))
+            _ = try await h.transport.send(Self.post(h.fake.url("/v1/x")), budget: .seconds(5))
+            let lastUse = ContinuousClock.now
+            #expect(h.fake.activity.acceptedConnections == 1)
+            try await withTimeLimit { await h.fake.wait { $0.closedConnections == 1 } }
+            // Timers never fire early: closed sooner, it was closed by the first idle spell's
+            // clock (about 200 ms after the last use).
+            let idle = ContinuousClock.now - lastUse
+            #expect(idle >= .milliseconds(350), "closed \(idle) after its last use")
+        }
+    }
+
     @Test("Beyond the per-host limit requests wait for a connection and all complete")
     func perHostLimitQueues() async throws {
         var settings = HTTPTransport.Configuration()

@@ -9,7 +9,10 @@ final class UpstreamConnection: @unchecked Sendable {
     let endpoint: UpstreamEndpoint
     /// Requests started on it so far.
     var served = 0
-    /// The idle-timeout timer while it waits in the pool.
+    /// When it last went back to the pool; nil while a request uses it.
+    var idleSince: NIODeadline?
+    /// The idle-timeout check. One check serves many idle spells: a connection taken and given
+    /// back before it fires is not re-armed per request, the check itself waits the rest.
     var idleTimer: Scheduled<Void>?
 
     init(channel: any Channel, handler: UpstreamClientHandler, endpoint: UpstreamEndpoint) {

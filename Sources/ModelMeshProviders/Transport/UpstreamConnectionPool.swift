@@ -127,8 +127,8 @@ final class UpstreamLoopPool: @unchecked Sendable {
         var host = hosts[endpoint, default: Host()]
         if !fresh {
             while let connection = host.idle.popLast() {
-                connection.idleTimer?.cancel()
-                connection.idleTimer = nil
+                // Its idle check stays armed: it finds the connection in use and stands down.
+                connection.idleSince = nil
                 if connection.channel.isActive {
                     hosts[endpoint] = host
                     call.run(on: connection)
@@ -171,8 +171,24 @@ final class UpstreamLoopPool: @unchecked Sendable {
             }
         }
         hosts[endpoint, default: Host()].idle.append(connection)
-        connection.idleTimer = eventLoop.scheduleTask(in: settings.idleTimeout) { [weak connection] in
-            connection?.close()
+        connection.idleSince = .now()
+        if connection.idleTimer == nil { armIdleCheck(connection, in: settings.idleTimeout) }
+    }
+
+    /// Closes `connection` once it has been idle for the idle timeout: checks after `delay`,
+    /// and again for the rest when it was used meanwhile. A connection in use when the check
+    /// fires is checked again when it comes back.
+    private func armIdleCheck(_ connection: UpstreamConnection, in delay: TimeAmount) {
+        connection.idleTimer = eventLoop.scheduleTask(in: delay) { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            connection.idleTimer = nil
+            guard let since = connection.idleSince else { return }
+            let left = since + settings.idleTimeout - .now()
+            if left.nanoseconds <= 0 {
+                connection.close()
+            } else {
+                armIdleCheck(connection, in: left)
+            }
         }
     }
 
