@@ -1020,7 +1020,7 @@ numbers measure this machine as much as the proxy; ratios to the direct call and
 of the same run are the figures to compare across machines. On a virtual machine even a quiet
 run (no other process, no steal) shares the host's caches and memory bandwidth with its
 neighbours, and that slows a stack with a large working set more than a small one (two quiet
-runs an hour apart on this 2-core machine differed by about 60 % in CPU per request for
+runs 20 minutes apart on this 2-core machine differed by about 60 % in CPU per request for
 ModelMesh and for Hummingbird + AsyncHTTPClient, and by under 10 % for the bare-NIO floor).
 The Hummingbird and AsyncHTTPClient rows, whose code does not change between runs, show how a
 run compares with another.
