@@ -34,6 +34,7 @@ let package = Package(
                 "CFuzzerEntry",
                 .product(name: "ModelMesh", package: "modelmesh"),
                 .product(name: "ModelMeshProviders", package: "modelmesh"),
+                .product(name: "ModelMeshTesting", package: "modelmesh"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
