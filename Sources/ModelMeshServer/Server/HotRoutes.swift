@@ -57,22 +57,18 @@ struct HotRoutes: Sendable {
 /// request's task, so what is listed here is the connections, each once: a request starts
 /// without taking a lock shared with the other event loops.
 final class HotRouteTasks: Sendable {
-    private struct State {
-        var handlers: [ObjectIdentifier: NIOLoopBound<HotRouteHandler>] = [:]
-    }
-
-    private let state = Mutex(State())
+    private let handlers = Mutex<[ObjectIdentifier: NIOLoopBound<HotRouteHandler>]>([:])
     private let cancelled = Atomic(false)
     private let inFlight = Atomic(0)
 
     /// Lists a connection's handler (when it is added to the pipeline).
     func register(_ handler: NIOLoopBound<HotRouteHandler>) {
-        state.withLock { $0.handlers[ObjectIdentifier(handler.value)] = handler }
+        handlers.withLock { $0[ObjectIdentifier(handler.value)] = handler }
     }
 
     /// Takes a connection's handler off the list (when it is removed from the pipeline).
     func deregister(_ handler: HotRouteHandler) {
-        _ = state.withLock { $0.handlers.removeValue(forKey: ObjectIdentifier(handler)) }
+        _ = handlers.withLock { $0.removeValue(forKey: ObjectIdentifier(handler)) }
     }
 
     /// Whether ``cancelAll()`` was called: a request started from now on is cancelled at once.
@@ -90,8 +86,8 @@ final class HotRouteTasks: Sendable {
     /// Cancels every request in flight and every one started from now on.
     func cancelAll() {
         cancelled.store(true, ordering: .releasing)
-        let handlers = state.withLock { Array($0.handlers.values) }
-        for handler in handlers {
+        let registered = handlers.withLock { Array($0.values) }
+        for handler in registered {
             handler.eventLoop.execute { handler.value.cancelAnswer() }
         }
     }
